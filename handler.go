@@ -1,0 +1,98 @@
+// Package mailustats is a CoreDNS plugin that counts Mailu instances per version. Each instance
+// announces itself by resolving <version>.<instanceid>.<zone>; the plugin answers at once and
+// hands the parsed announcement to its sinks in the background.
+package mailustats
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
+	"github.com/miekg/dns"
+
+	"github.com/mailustats/mailustats/plugin/qname"
+	"github.com/mailustats/mailustats/plugin/sink"
+)
+
+const pluginName = "mailustats"
+
+// MailuStats answers and records the names in its zones and passes every other name on.
+type MailuStats struct {
+	Next plugin.Handler
+
+	cfg      config
+	zones    []string
+	replies  map[string]*zoneReplies // by zone
+	recorder atomic.Pointer[sink.Recorder]
+}
+
+func newMailuStats(cfg config) *MailuStats {
+	m := &MailuStats{cfg: cfg, zones: cfg.zones, replies: make(map[string]*zoneReplies, len(cfg.zones))}
+	for _, z := range cfg.zones {
+		m.replies[z] = newZoneReplies(z, cfg)
+	}
+	return m
+}
+
+// ServeDNS implements the plugin.Handler interface.
+func (m *MailuStats) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	if len(r.Question) == 0 {
+		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+	}
+	q := r.Question[0]
+	zone := qname.Match(q.Name, m.zones)
+	if zone == "" {
+		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+	}
+	server := metrics.WithServer(ctx)
+	if r.Response || len(r.Question) != 1 || q.Qclass != dns.ClassINET {
+		queriesTotal.WithLabelValues(server, resultRefused).Inc()
+		return dns.RcodeRefused, nil
+	}
+
+	zr := m.replies[zone]
+	name := qname.Parse(q.Name, zone)
+	var reply *dns.Msg
+	switch name.Kind {
+	case qname.Valid:
+		if !m.record(server, name) {
+			queriesTotal.WithLabelValues(server, resultUnavailable).Inc()
+			return dns.RcodeServerFailure, nil
+		}
+		reply = zr.valid(r)
+	case qname.Apex:
+		queriesTotal.WithLabelValues(server, resultApex).Inc()
+		reply = zr.apex(r)
+	case qname.Partial:
+		queriesTotal.WithLabelValues(server, resultPartial).Inc()
+		reply = zr.nodata(r)
+	default:
+		queriesTotal.WithLabelValues(server, resultMalformed).Inc()
+		reply = zr.nxdomain(r)
+	}
+	if err := w.WriteMsg(reply); err != nil {
+		return dns.RcodeServerFailure, plugin.Error(m.Name(), err)
+	}
+	return dns.RcodeSuccess, nil
+}
+
+// record queues the announcement. It returns false only when the recorder is shutting down, so
+// the query must not be answered as recorded; a full queue is counted and answered all the same,
+// since waiting would hold up the DNS path.
+func (m *MailuStats) record(server string, name qname.Name) bool {
+	rec := m.recorder.Load()
+	if rec.Add(sink.Record{Time: time.Now(), Version: name.Version.String(), Instance: name.Instance.String()}) {
+		queriesTotal.WithLabelValues(server, resultRecorded).Inc()
+		return true
+	}
+	if rec.Closed() {
+		return false
+	}
+	droppedTotal.WithLabelValues(server).Inc()
+	return true
+}
+
+// Name implements the plugin.Handler interface.
+func (m *MailuStats) Name() string { return pluginName }

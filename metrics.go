@@ -1,0 +1,80 @@
+package mailustats
+
+import (
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/mailustats/mailustats/plugin/sink"
+)
+
+// Values of the result label of queriesTotal.
+const (
+	resultRecorded    = "recorded"    // a valid name, queued for the sinks
+	resultPartial     = "partial"     // one label below the zone
+	resultApex        = "apex"        // the zone itself
+	resultMalformed   = "malformed"   // anything else in the zone
+	resultRefused     = "refused"     // not class IN, or not a plain query
+	resultUnavailable = "unavailable" // a valid name while shutting down, answered SERVFAIL
+)
+
+var results = []string{resultRecorded, resultPartial, resultApex, resultMalformed, resultRefused, resultUnavailable}
+
+var (
+	// queriesTotal counts the queries for names in the plugin's zones, by what was made of them.
+	queriesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "queries_total",
+		Help:      "Counter of queries for names in the mailustats zones, by result.",
+	}, []string{"server", "result"})
+	// droppedTotal counts valid names answered but not recorded because the queue was full.
+	droppedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "dropped_total",
+		Help:      "Counter of valid names not recorded because the queue was full.",
+	}, []string{"server"})
+	// sinkErrorsTotal counts failed writes, by sink.
+	sinkErrorsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "sink_errors_total",
+		Help:      "Counter of failed sink writes, by sink.",
+	}, []string{"sink"})
+	// sinkDroppedTotal counts queued records a sink never stored: its backlog was full, or it
+	// was still failing at shut-down.
+	sinkDroppedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "sink_dropped_total",
+		Help:      "Counter of queued records a sink never stored, by sink.",
+	}, []string{"sink"})
+	// queueLength is the number of records waiting to be handed to the sinks.
+	queueLength = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "queue_length",
+		Help:      "Records waiting in the queue for the sinks.",
+	})
+)
+
+// recorderMetrics are the metrics the recorder keeps itself.
+var recorderMetrics = sink.Metrics{SinkErrors: sinkErrorsTotal, SinkDropped: sinkDroppedTotal, QueueLength: queueLength}
+
+// initMetrics creates every label value of the server's counters at 0, so that rate() and
+// increase() see the first event.
+func initMetrics(servers []string) {
+	for _, s := range servers {
+		for _, r := range results {
+			queriesTotal.WithLabelValues(s, r)
+		}
+		droppedTotal.WithLabelValues(s)
+	}
+}
+
+// initSinkMetrics does the same for a sink's counters.
+func initSinkMetrics(label string) {
+	sinkErrorsTotal.WithLabelValues(label)
+	sinkDroppedTotal.WithLabelValues(label)
+}

@@ -1,0 +1,150 @@
+package sink
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MaxBatch is the most records handed to a sink in one Write.
+const MaxBatch = 8192
+
+// Metrics are the counters the recorder keeps; all must be set.
+type Metrics struct {
+	SinkErrors  *prometheus.CounterVec // by sink: failed writes
+	SinkDropped *prometheus.CounterVec // by sink: records a sink could not take or never stored
+	QueueLength prometheus.Gauge       // records waiting in all recorders' queues
+}
+
+// Options configure a Recorder.
+type Options struct {
+	Buffer  int           // records the queue and each sink's backlog hold
+	Flush   time.Duration // longest a record waits in the queue
+	Metrics Metrics
+	Log     Logger
+}
+
+// Recorder takes records from the DNS path without blocking and writes them to every sink in
+// batches. Add is safe for concurrent use; Close waits until every accepted record was written
+// or counted as dropped.
+type Recorder struct {
+	opts    Options
+	queue   chan Record
+	workers []*worker
+
+	adding atomic.Int64 // Add calls between their closed check and their send
+	closed atomic.Bool
+	quit   chan struct{}
+	done   sync.WaitGroup
+	once   sync.Once
+}
+
+// Labeled is an open sink with the label it has in metrics and logs.
+type Labeled struct {
+	Label string
+	Sink  Sink
+}
+
+// NewRecorder returns a recorder for the sinks, which it owns from then on and closes in Close.
+func NewRecorder(opts Options, sinks []Labeled) *Recorder {
+	r := &Recorder{
+		opts:  opts,
+		queue: make(chan Record, opts.Buffer),
+		quit:  make(chan struct{}),
+	}
+	for _, s := range sinks {
+		r.workers = append(r.workers, newWorker(s.Label, s.Sink, opts))
+	}
+	for _, w := range r.workers {
+		r.done.Add(1)
+		go func() { defer r.done.Done(); w.run() }()
+	}
+	r.done.Add(1)
+	go func() { defer r.done.Done(); r.collect() }()
+	return r
+}
+
+// Add queues rec. It returns false when the queue is full or the recorder is closing; the
+// caller counts the first and must not report the record as stored in either case.
+func (r *Recorder) Add(rec Record) (queued bool) {
+	r.adding.Add(1)
+	defer r.adding.Add(-1)
+	if r.closed.Load() {
+		return false
+	}
+	select {
+	case r.queue <- rec:
+		return true
+	default:
+		return false
+	}
+}
+
+// Closed reports whether Close has begun.
+func (r *Recorder) Closed() bool { return r.closed.Load() }
+
+// Healthy reports whether every sink's last write succeeded.
+func (r *Recorder) Healthy() bool {
+	for _, w := range r.workers {
+		if !w.healthy.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// Close stops accepting records, writes what was accepted and closes the sinks.
+func (r *Recorder) Close() {
+	r.once.Do(func() {
+		r.closed.Store(true)
+		for r.adding.Load() > 0 { // an Add that passed its check before Store is still sending
+			runtime.Gosched()
+		}
+		close(r.quit)
+	})
+	r.done.Wait()
+}
+
+// collect drains the queue into batches and hands each batch to every worker, at the latest
+// after one flush interval.
+func (r *Recorder) collect() {
+	ticker := time.NewTicker(r.opts.Flush)
+	defer ticker.Stop()
+	batch := make([]Record, 0, MaxBatch)
+	reported := 0
+	handOff := func() {
+		for _, w := range r.workers {
+			w.offer(batch)
+		}
+		batch = batch[:0]
+		n := len(r.queue)
+		r.opts.Metrics.QueueLength.Add(float64(n - reported))
+		reported = n
+	}
+	for {
+		select {
+		case rec := <-r.queue:
+			batch = append(batch, rec)
+			if len(batch) == MaxBatch {
+				handOff()
+			}
+		case <-ticker.C:
+			handOff()
+		case <-r.quit:
+			for len(r.queue) > 0 {
+				batch = append(batch, <-r.queue)
+				if len(batch) == MaxBatch {
+					handOff()
+				}
+			}
+			handOff()
+			for _, w := range r.workers {
+				w.stop()
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,35 @@
+// Package sink carries announcements from the DNS path to storage: a bounded queue, a batching
+// collector and one writer per sink, each with its own backlog and retries. It knows nothing of DNS.
+package sink
+
+import (
+	"context"
+	"time"
+)
+
+// Record is one announcement: an instance reported its version at a time.
+type Record struct {
+	Time     time.Time
+	Version  string
+	Instance string
+}
+
+// Sink stores batches of records. Write must store the whole batch or return an error; it is
+// called from one goroutine at a time, and again with the same batch after an error.
+type Sink interface {
+	Write(ctx context.Context, batch []Record) error
+	Close() error
+}
+
+// Opener is a parsed sink configuration that opens its sink on start-up.
+type Opener interface {
+	// Label names the sink in metrics and logs, without secrets.
+	Label() string
+	Open() (Sink, error)
+}
+
+// Logger receives the writers' state changes.
+type Logger interface {
+	Infof(format string, v ...any)
+	Warningf(format string, v ...any)
+}

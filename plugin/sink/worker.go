@@ -1,0 +1,151 @@
+package sink
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Retry timing of a failing sink, and how long a failing sink may keep trying at shut-down
+// before its backlog is counted as dropped.
+const (
+	retryMin      = 100 * time.Millisecond
+	retryMax      = 5 * time.Second
+	shutdownGrace = 5 * time.Second
+)
+
+// worker owns one sink: it keeps that sink's backlog, so a slow or failing sink holds back
+// nothing but itself.
+type worker struct {
+	label   string
+	sink    Sink
+	limit   int
+	metrics Metrics
+	log     Logger
+	healthy atomic.Bool
+
+	mu      sync.Mutex
+	pending []Record
+	wake    chan struct{}
+	quit    chan struct{}
+}
+
+func newWorker(label string, s Sink, opts Options) *worker {
+	w := &worker{
+		label:   label,
+		sink:    s,
+		limit:   opts.Buffer,
+		metrics: opts.Metrics,
+		log:     opts.Log,
+		wake:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+	}
+	w.healthy.Store(true)
+	return w
+}
+
+// offer appends batch to the backlog; what does not fit is dropped and counted.
+func (w *worker) offer(batch []Record) {
+	if len(batch) == 0 {
+		return
+	}
+	w.mu.Lock()
+	room := max(w.limit-len(w.pending), 0)
+	take := min(room, len(batch))
+	w.pending = append(w.pending, batch[:take]...)
+	w.mu.Unlock()
+	if dropped := len(batch) - take; dropped > 0 {
+		w.metrics.SinkDropped.WithLabelValues(w.label).Add(float64(dropped))
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop asks the worker to write its backlog and close the sink.
+func (w *worker) stop() { close(w.quit) }
+
+func (w *worker) run() {
+	defer w.close()
+	for {
+		select {
+		case <-w.wake:
+			w.drain(w.quit)
+		case <-w.quit:
+			w.finish()
+			return
+		}
+	}
+}
+
+// finish writes the backlog left at shut-down, giving a failing sink shutdownGrace.
+func (w *worker) finish() {
+	giveUp := make(chan struct{})
+	timer := time.AfterFunc(shutdownGrace, func() { close(giveUp) })
+	defer timer.Stop()
+	w.drain(giveUp)
+	w.mu.Lock()
+	lost := len(w.pending)
+	w.pending = nil
+	w.mu.Unlock()
+	if lost > 0 {
+		w.metrics.SinkDropped.WithLabelValues(w.label).Add(float64(lost))
+		w.log.Warningf("sink %s: %d records not stored at shut-down", w.label, lost)
+	}
+}
+
+// drain writes the backlog in batches of at most MaxBatch until it is empty, retrying a failed
+// batch with backoff until abort is closed.
+func (w *worker) drain(abort <-chan struct{}) {
+	var batch []Record
+	for {
+		w.mu.Lock()
+		n := min(len(w.pending), MaxBatch)
+		batch = append(batch[:0], w.pending[:n]...)
+		w.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if !w.write(batch, abort) {
+			return
+		}
+		w.mu.Lock()
+		w.pending = w.pending[n:]
+		if len(w.pending) == 0 {
+			w.pending = nil // let the backing array go after a burst
+		}
+		w.mu.Unlock()
+	}
+}
+
+// write stores batch, retrying with backoff; it returns false if abort closed first.
+func (w *worker) write(batch []Record, abort <-chan struct{}) bool {
+	delay := retryMin
+	for {
+		err := w.sink.Write(context.Background(), batch)
+		if err == nil {
+			if !w.healthy.Swap(true) {
+				w.log.Infof("sink %s: writing again", w.label)
+			}
+			return true
+		}
+		w.metrics.SinkErrors.WithLabelValues(w.label).Inc()
+		if w.healthy.Swap(false) {
+			w.log.Warningf("sink %s: %v; retrying", w.label, err)
+		}
+		select {
+		case <-abort:
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, retryMax)
+	}
+}
+
+func (w *worker) close() {
+	if err := w.sink.Close(); err != nil {
+		w.log.Warningf("sink %s: close: %v", w.label, err)
+	}
+}
