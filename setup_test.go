@@ -1,0 +1,165 @@
+package mailustats
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+)
+
+func TestSetupParse(t *testing.T) {
+	tests := []struct {
+		input   string
+		wantErr string // substring of the error; "" for none
+		check   func(t *testing.T, cfg config)
+	}{
+		{input: "mailustats {\n sink file x.csv\n}", check: func(t *testing.T, cfg config) {
+			if cfg.ttl != 300 || cfg.buffer != 65536 || cfg.flush != time.Second {
+				t.Errorf("expected defaults ttl 300, buffer 65536, flush 1s, got %d, %d, %s", cfg.ttl, cfg.buffer, cfg.flush)
+			}
+			if len(cfg.a)+len(cfg.aaaa) != 0 || cfg.mname != "" || cfg.rname != "" || cfg.ns != nil {
+				t.Errorf("expected NXDOMAIN and default SOA, got %+v", cfg)
+			}
+			if len(cfg.zones) != 1 || cfg.zones[0] != "stats.mailu.io." {
+				t.Errorf("expected the server block's zone, got %v", cfg.zones)
+			}
+			if len(cfg.sinks) != 1 || cfg.sinks[0].opener.Label() != "file:x.csv" || cfg.sinks[0].line != 2 {
+				t.Errorf("expected sink file:x.csv on line 2, got %+v", cfg.sinks)
+			}
+		}},
+		{input: "mailustats Example.ORG other.org. {\n sink file x.csv\n}", check: func(t *testing.T, cfg config) {
+			if strings.Join(cfg.zones, " ") != "example.org. other.org." {
+				t.Errorf("expected zones from the arguments in lower case, got %v", cfg.zones)
+			}
+		}},
+		{input: `mailustats {
+			answer a 192.0.2.1 192.0.2.2
+			answer aaaa 2001:db8::1
+			ttl 60
+			soa ns1.example.org hostmaster.example.org
+			ns ns1.example.org NS2.example.org.
+			sink file a.csv csv
+			sink file b.jsonl jsonl
+			buffer 10
+			flush 250ms
+		}`, check: func(t *testing.T, cfg config) {
+			if len(cfg.a) != 2 || !cfg.a[1].Equal(net.ParseIP("192.0.2.2")) || len(cfg.a[0]) != net.IPv4len {
+				t.Errorf("expected two 4-byte A addresses, got %v", cfg.a)
+			}
+			if len(cfg.aaaa) != 1 || !cfg.aaaa[0].Equal(net.ParseIP("2001:db8::1")) {
+				t.Errorf("expected one AAAA address, got %v", cfg.aaaa)
+			}
+			if cfg.ttl != 60 || cfg.buffer != 10 || cfg.flush != 250*time.Millisecond {
+				t.Errorf("expected ttl 60, buffer 10, flush 250ms, got %d, %d, %s", cfg.ttl, cfg.buffer, cfg.flush)
+			}
+			if cfg.mname != "ns1.example.org." || cfg.rname != "hostmaster.example.org." {
+				t.Errorf("expected qualified SOA names, got %s %s", cfg.mname, cfg.rname)
+			}
+			if strings.Join(cfg.ns, " ") != "ns1.example.org. ns2.example.org." {
+				t.Errorf("expected qualified lower-case NS names, got %v", cfg.ns)
+			}
+			if len(cfg.sinks) != 2 || cfg.sinks[1].opener.Label() != "file:b.jsonl" || cfg.sinks[1].line != 8 {
+				t.Errorf("expected a second sink on line 8, got %+v", cfg.sinks)
+			}
+		}},
+		{input: "mailustats {\n answer nxdomain\n sink file x\n}"},
+
+		{input: "mailustats", wantErr: "no sink configured"},
+		{input: "mailustats {\n sink file x\n bogus 1\n}", wantErr: "Testfile:3 - Error during parsing: unknown property 'bogus'"},
+		{input: "mailustats {\n sink file x\n}\nmailustats {\n sink file y\n}", wantErr: "plugin/mailustats: this plugin"},
+		{input: "mailustats {\n sink\n}", wantErr: "Testfile:2 - Error during parsing: Wrong argument count"},
+		{input: "mailustats {\n sink ftp x\n}", wantErr: `Testfile:2 - Error during parsing: unknown sink "ftp"`},
+		{input: "mailustats {\n sink file\n}", wantErr: "Testfile:2 - Error during parsing: sink file takes PATH"},
+		{input: "mailustats {\n sink file x xml\n}", wantErr: `unknown file format "xml"`},
+		{input: "mailustats {\n sink file x\n answer\n}", wantErr: "Testfile:3 - Error during parsing: Wrong argument count"},
+		{input: "mailustats {\n sink file x\n answer cname x\n}", wantErr: "unknown answer 'cname'"},
+		{input: "mailustats {\n sink file x\n answer a\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink file x\n answer nxdomain 192.0.2.1\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink file x\n answer a 2001:db8::1\n}", wantErr: "'2001:db8::1' is not an IPv4 address"},
+		{input: "mailustats {\n sink file x\n answer aaaa 192.0.2.1\n}", wantErr: "'192.0.2.1' is not an IPv6 address"},
+		{input: "mailustats {\n sink file x\n answer a localhost\n}", wantErr: "'localhost' is not an IPv4 address"},
+		{input: "mailustats {\n sink file x\n answer a 192.0.2.1\n answer nxdomain\n}", wantErr: "Testfile:4 - Error during parsing: 'answer nxdomain' excludes"},
+		{input: "mailustats {\n sink file x\n answer nxdomain\n answer aaaa ::1\n}", wantErr: "'answer nxdomain' excludes"},
+		{input: "mailustats {\n sink file x\n answer a 192.0.2.1\n answer a 192.0.2.2\n}", wantErr: "'answer a' given twice"},
+		{input: "mailustats {\n sink file x\n ttl 1 2\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink file x\n ttl -1\n}", wantErr: "'-1' is not a whole number"},
+		{input: "mailustats {\n sink file x\n ttl 604801\n}", wantErr: "'604801' is not a whole number from 0 to 604800"},
+		{input: "mailustats {\n sink file x\n ttl 5\n ttl 6\n}", wantErr: "Testfile:4 - Error during parsing: 'ttl' given twice"},
+		{input: "mailustats {\n sink file x\n soa ns.example.org\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink file x\n soa a..b c\n}", wantErr: "'a..b' is not a domain name"},
+		{input: "mailustats {\n sink file x\n ns\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink file x\n buffer 0\n}", wantErr: "buffer must be at least 1"},
+		{input: "mailustats {\n sink file x\n buffer many\n}", wantErr: "'many' is not a whole number"},
+		{input: "mailustats {\n sink file x\n flush 0s\n}", wantErr: "flush wants a positive duration"},
+		{input: "mailustats {\n sink file x\n flush soon\n}", wantErr: "flush wants a positive duration"},
+		{input: "mailustats {\n sink file x\n flush\n}", wantErr: "Wrong argument count"},
+	}
+	for i, tc := range tests {
+		c := caddy.NewTestController("dns", tc.input)
+		c.ServerBlockKeys = []string{"stats.mailu.io:53"}
+		cfg, err := parse(c)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("test %d: expected no error, got %v", i, err)
+			} else if tc.check != nil {
+				tc.check(t, cfg)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("test %d: expected error containing %q, got none", i, tc.wantErr)
+			continue
+		}
+		if err := setup(caddy.NewTestController("dns", tc.input)); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("test %d: expected error containing %q, got %v", i, tc.wantErr, err)
+		}
+	}
+}
+
+func TestStartNamesTheSinkLine(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing", "x.csv")
+	c := caddy.NewTestController("dns", "mailustats stats.mailu.io {\n ttl 5\n sink file "+missing+"\n}")
+	cfg, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = newMailuStats(cfg).start()
+	want := "Testfile:3 - sink file:" + missing + ": open " + missing + ": no such file or directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("expected %q, got %v", want, err)
+	}
+}
+
+func TestStartClosesOpenedSinksOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.csv")
+	c := caddy.NewTestController("dns", "mailustats stats.mailu.io {\n sink file "+good+"\n sink file "+dir+"/no/such.csv\n}")
+	cfg, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMailuStats(cfg)
+	before := openFiles(t)
+	if err := m.start(); err == nil {
+		t.Fatal("expected start to fail on the second sink")
+	}
+	if after := openFiles(t); after != before {
+		t.Errorf("expected the first sink closed again (%d open files), got %d", before, after)
+	}
+	if m.Ready() {
+		t.Error("expected a plugin whose start failed not to be ready")
+	}
+}
+
+// openFiles counts this process's open file descriptors.
+func openFiles(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	return len(entries)
+}
