@@ -30,7 +30,10 @@ func setup(c *caddy.Controller) error {
 	m := newMailuStats(cfg)
 	c.OnStartup(func() error {
 		initMetrics(serverLabels(dnsserver.GetConfig(c)))
-		return m.start()
+		if err := m.start(); err != nil {
+			return plugin.Error(pluginName, err)
+		}
+		return nil
 	})
 	c.OnShutdown(func() error { m.stop(); return nil })
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
@@ -43,10 +46,12 @@ func setup(c *caddy.Controller) error {
 // parse reads the mailustats block without side effects.
 func parse(c *caddy.Controller) (config, error) {
 	cfg := defaultConfig()
+	var noSink error
 	for i := 0; c.Next(); i++ {
 		if i > 0 {
 			return cfg, plugin.ErrOnce
 		}
+		noSink = c.Err("no sink configured: add a line such as 'sink file data/mailustats.csv'")
 		cfg.zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
 		seen := map[string]bool{}
 		for c.NextBlock() {
@@ -65,7 +70,7 @@ func parse(c *caddy.Controller) (config, error) {
 		}
 	}
 	if len(cfg.sinks) == 0 {
-		return cfg, c.Err("no sink configured: add a line such as 'sink file data/mailustats.csv'")
+		return cfg, noSink
 	}
 	return cfg, nil
 }

@@ -69,6 +69,7 @@ func TestSetupParse(t *testing.T) {
 		{input: "mailustats {\n answer nxdomain\n sink file x\n}"},
 
 		{input: "mailustats", wantErr: "no sink configured"},
+		{input: "\nmailustats {\n ttl 5\n}", wantErr: "Testfile:2 - Error during parsing: no sink configured"},
 		{input: "mailustats {\n sink file x\n bogus 1\n}", wantErr: "Testfile:3 - Error during parsing: unknown property 'bogus'"},
 		{input: "mailustats {\n sink file x\n}\nmailustats {\n sink file y\n}", wantErr: "plugin/mailustats: this plugin"},
 		{input: "mailustats {\n sink\n}", wantErr: "Testfile:2 - Error during parsing: Wrong argument count"},
