@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -67,8 +68,23 @@ func (s *fileSink) Write(_ context.Context, batch []Record) error {
 	for _, r := range batch {
 		s.buf = s.appendLine(s.buf, r)
 	}
-	_, err := s.f.Write(s.buf)
+	n, err := s.f.Write(s.buf)
+	if err != nil && n > 0 {
+		s.undo(n)
+	}
 	return err
+}
+
+// undo removes the n bytes a short write (a full disk) left at the end of the file, so the
+// retry of the whole batch leaves no torn line. If another writer appended after them, they stay.
+func (s *fileSink) undo(n int) {
+	end, err := s.f.Seek(0, io.SeekCurrent) // with O_APPEND, the end of this write
+	if err != nil {
+		return
+	}
+	if fi, err := s.f.Stat(); err == nil && fi.Size() == end {
+		s.f.Truncate(end - int64(n))
+	}
 }
 
 func (s *fileSink) appendLine(b []byte, r Record) []byte {

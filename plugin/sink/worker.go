@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// Retry timing of a failing sink, and how long a failing sink may keep trying at shut-down
-// before its backlog is counted as dropped.
+// Retry timing of a failing sink, the longest one write may take, and how long a failing sink
+// may keep trying at shut-down before its backlog is counted as dropped.
 const (
 	retryMin      = 100 * time.Millisecond
 	retryMax      = 5 * time.Second
+	writeTimeout  = 30 * time.Second
 	shutdownGrace = 5 * time.Second
 )
 
@@ -28,7 +29,8 @@ type worker struct {
 	mu      sync.Mutex
 	pending []Record
 	wake    chan struct{}
-	quit    chan struct{}
+	ctx     context.Context // ends when the worker is asked to stop
+	cancel  context.CancelFunc
 }
 
 func newWorker(label string, s Sink, opts Options) *worker {
@@ -39,8 +41,8 @@ func newWorker(label string, s Sink, opts Options) *worker {
 		metrics: opts.Metrics,
 		log:     opts.Log,
 		wake:    make(chan struct{}, 1),
-		quit:    make(chan struct{}),
 	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.healthy.Store(true)
 	return w
 }
@@ -65,15 +67,15 @@ func (w *worker) offer(batch []Record) {
 }
 
 // stop asks the worker to write its backlog and close the sink.
-func (w *worker) stop() { close(w.quit) }
+func (w *worker) stop() { w.cancel() }
 
 func (w *worker) run() {
 	defer w.close()
 	for {
 		select {
 		case <-w.wake:
-			w.drain(w.quit)
-		case <-w.quit:
+			w.drain(w.ctx)
+		case <-w.ctx.Done():
 			w.finish()
 			return
 		}
@@ -82,10 +84,9 @@ func (w *worker) run() {
 
 // finish writes the backlog left at shut-down, giving a failing sink shutdownGrace.
 func (w *worker) finish() {
-	giveUp := make(chan struct{})
-	timer := time.AfterFunc(shutdownGrace, func() { close(giveUp) })
-	defer timer.Stop()
-	w.drain(giveUp)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	w.drain(ctx)
 	w.mu.Lock()
 	lost := len(w.pending)
 	w.pending = nil
@@ -97,8 +98,8 @@ func (w *worker) finish() {
 }
 
 // drain writes the backlog in batches of at most MaxBatch until it is empty, retrying a failed
-// batch with backoff until abort is closed.
-func (w *worker) drain(abort <-chan struct{}) {
+// batch with backoff until ctx ends.
+func (w *worker) drain(ctx context.Context) {
 	var batch []Record
 	for {
 		w.mu.Lock()
@@ -108,7 +109,7 @@ func (w *worker) drain(abort <-chan struct{}) {
 		if n == 0 {
 			return
 		}
-		if !w.write(batch, abort) {
+		if !w.write(ctx, batch) {
 			return
 		}
 		w.mu.Lock()
@@ -120,11 +121,14 @@ func (w *worker) drain(abort <-chan struct{}) {
 	}
 }
 
-// write stores batch, retrying with backoff; it returns false if abort closed first.
-func (w *worker) write(batch []Record, abort <-chan struct{}) bool {
+// write stores batch, retrying with backoff; it returns false if ctx ended first. Each attempt
+// gets at most writeTimeout, so a hung connection is given up and retried.
+func (w *worker) write(ctx context.Context, batch []Record) bool {
 	delay := retryMin
 	for {
-		err := w.sink.Write(context.Background(), batch)
+		attempt, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := w.sink.Write(attempt, batch)
+		cancel()
 		if err == nil {
 			if !w.healthy.Swap(true) {
 				w.log.Infof("sink %s: writing again", w.label)
@@ -136,7 +140,7 @@ func (w *worker) write(batch []Record, abort <-chan struct{}) bool {
 			w.log.Warningf("sink %s: %v; retrying", w.label, err)
 		}
 		select {
-		case <-abort:
+		case <-ctx.Done():
 			return false
 		case <-time.After(delay):
 		}
