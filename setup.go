@@ -166,7 +166,14 @@ func parseSink(c *caddy.Controller, cfg *config, args []string) error {
 	if len(args) == 0 {
 		return c.ArgErr()
 	}
-	opener, err := sink.Parse(args[0], args[1:])
+	var opener sink.Opener
+	var err error
+	switch args[0] {
+	case "file":
+		opener, err = sink.ParseFile(args[1:])
+	default:
+		err = fmt.Errorf("unknown sink %q", args[0])
+	}
 	if err != nil {
 		return c.Err(err.Error())
 	}

@@ -27,7 +27,8 @@ type fileOpener struct {
 	format fileFormat
 }
 
-func parseFile(args []string) (Opener, error) {
+// ParseFile reads the arguments of a `sink file PATH [csv|jsonl]` line.
+func ParseFile(args []string) (Opener, error) {
 	if len(args) < 1 || len(args) > 2 {
 		return nil, errors.New("sink file takes PATH [csv|jsonl]")
 	}
@@ -63,9 +64,9 @@ type fileSink struct {
 	buf    []byte
 }
 
-func (s *fileSink) Write(_ context.Context, batch []Record) error {
+func (s *fileSink) Write(_ context.Context, batch Batch) error {
 	s.buf = s.buf[:0]
-	for _, r := range batch {
+	for _, r := range batch.Records {
 		s.buf = s.appendLine(s.buf, r)
 	}
 	n, err := s.f.Write(s.buf)

@@ -15,7 +15,7 @@ func TestFilePartialWrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.csv")
 	s := openFile(t, path)
 	defer s.Close()
-	if err := s.Write(context.Background(), batch[:1]); err != nil {
+	if err := s.Write(context.Background(), Batch{ID: "test", Records: batch[:1]}); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -35,7 +35,7 @@ func TestFilePartialWrite(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
 		t.Skipf("setrlimit: %v", err)
 	}
-	err = s.Write(context.Background(), batch)
+	err = s.Write(context.Background(), Batch{ID: "test", Records: batch})
 	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); rerr != nil {
 		t.Fatalf("restoring the file size limit: %v", rerr)
 	}
@@ -44,7 +44,7 @@ func TestFilePartialWrite(t *testing.T) {
 	}
 
 	// The worker retries the same batch.
-	if err := s.Write(context.Background(), batch); err != nil {
+	if err := s.Write(context.Background(), Batch{ID: "test", Records: batch}); err != nil {
 		t.Fatal(err)
 	}
 	want := append(append([]Record{}, batch[:1]...), batch...)

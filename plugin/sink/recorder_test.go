@@ -48,7 +48,7 @@ func startRecorder(t *testing.T, opts Options, sinks ...Labeled) *Recorder {
 // fileLabeled opens a file sink as setup does.
 func fileLabeled(t *testing.T, path string, args ...string) Labeled {
 	t.Helper()
-	o, err := Parse("file", append([]string{path}, args...))
+	o, err := ParseFile(append([]string{path}, args...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ type failSink struct {
 	closed atomic.Bool
 }
 
-func (s *failSink) Write(context.Context, []Record) error {
+func (s *failSink) Write(context.Context, Batch) error {
 	s.calls.Add(1)
 	return errors.New("disk on fire")
 }
@@ -184,11 +184,11 @@ func newBlockSink() *blockSink {
 	return &blockSink{entered: make(chan struct{}), release: make(chan struct{})}
 }
 
-func (s *blockSink) Write(_ context.Context, batch []Record) error {
+func (s *blockSink) Write(_ context.Context, batch Batch) error {
 	s.once.Do(func() { close(s.entered) })
 	<-s.release
 	s.mu.Lock()
-	s.got = append(s.got, batch...)
+	s.got = append(s.got, batch.Records...)
 	s.mu.Unlock()
 	return nil
 }
@@ -211,7 +211,7 @@ type flakySink struct {
 	next    Sink
 }
 
-func (s *flakySink) Write(ctx context.Context, batch []Record) error {
+func (s *flakySink) Write(ctx context.Context, batch Batch) error {
 	n := s.calls.Add(1)
 	if n <= s.fails {
 		return fmt.Errorf("failure %d", n)
@@ -570,7 +570,7 @@ func TestRecorderRecovers(t *testing.T) {
 	if n := log.count("warning", "sink flaky: failure"); n != 1 {
 		t.Errorf("expected the failure logged once over 3 failed writes, got %d times:\n%s", n, log)
 	}
-	if n := log.count("info", "sink flaky: writing again"); n != 1 {
+	if n := log.count("info", "sink flaky: writing"); n != 1 {
 		t.Errorf("expected the recovery logged once, got %d times:\n%s", n, log)
 	}
 }
@@ -649,7 +649,7 @@ type ctxSink struct {
 	once    sync.Once
 }
 
-func (s *ctxSink) Write(ctx context.Context, _ []Record) error {
+func (s *ctxSink) Write(ctx context.Context, _ Batch) error {
 	s.once.Do(func() { close(s.entered) })
 	<-ctx.Done()
 	return ctx.Err()

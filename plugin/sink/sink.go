@@ -14,11 +14,25 @@ type Record struct {
 	Instance string
 }
 
+// Batch is a group of records written together. ID is unique to the batch and stays the same
+// when a failed write is retried, so a sink can tell a retry of a batch it already stored.
+type Batch struct {
+	ID      string
+	Records []Record
+}
+
 // Sink stores batches of records. Write must store the whole batch or return an error; it is
-// called from one goroutine at a time, and again with the same batch after an error.
+// called from one goroutine at a time, and again with the same batch after an error, when it
+// must not store the batch twice if it can tell.
 type Sink interface {
-	Write(ctx context.Context, batch []Record) error
+	Write(ctx context.Context, batch Batch) error
 	Close() error
+}
+
+// Preparer is a sink that needs to reach its storage (connect, create tables) before it can
+// write. Its writer calls Prepare, retrying with backoff, and is not ready until it succeeds.
+type Preparer interface {
+	Prepare(ctx context.Context) error
 }
 
 // Opener is a parsed sink configuration that opens its sink on start-up.

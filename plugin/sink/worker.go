@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Retry timing of a failing sink, the longest one write may take, and how long a failing sink
@@ -71,6 +73,13 @@ func (w *worker) stop() { w.cancel() }
 
 func (w *worker) run() {
 	defer w.close()
+	if p, ok := w.sink.(Preparer); ok {
+		w.healthy.Store(false)
+		if !w.retry(w.ctx, p.Prepare) {
+			w.finish()
+			return
+		}
+	}
 	for {
 		select {
 		case <-w.wake:
@@ -100,16 +109,18 @@ func (w *worker) finish() {
 // drain writes the backlog in batches of at most MaxBatch until it is empty, retrying a failed
 // batch with backoff until ctx ends.
 func (w *worker) drain(ctx context.Context) {
-	var batch []Record
+	var records []Record
 	for {
 		w.mu.Lock()
 		n := min(len(w.pending), MaxBatch)
-		batch = append(batch[:0], w.pending[:n]...)
+		records = append(records[:0], w.pending[:n]...)
 		w.mu.Unlock()
 		if n == 0 {
 			return
 		}
-		if !w.write(ctx, batch) {
+		batch := Batch{ID: uuid.NewString(), Records: records}
+		write := func(ctx context.Context) error { return w.sink.Write(ctx, batch) }
+		if !w.retry(ctx, write) {
 			return
 		}
 		w.mu.Lock()
@@ -121,17 +132,17 @@ func (w *worker) drain(ctx context.Context) {
 	}
 }
 
-// write stores batch, retrying with backoff; it returns false if ctx ended first. Each attempt
-// gets at most writeTimeout, so a hung connection is given up and retried.
-func (w *worker) write(ctx context.Context, batch []Record) bool {
+// retry calls op until it succeeds, with backoff; it returns false if ctx ended first. Each
+// attempt gets at most writeTimeout, so a hung connection is given up and tried again.
+func (w *worker) retry(ctx context.Context, op func(context.Context) error) bool {
 	delay := retryMin
 	for {
 		attempt, cancel := context.WithTimeout(ctx, writeTimeout)
-		err := w.sink.Write(attempt, batch)
+		err := op(attempt)
 		cancel()
 		if err == nil {
 			if !w.healthy.Swap(true) {
-				w.log.Infof("sink %s: writing again", w.label)
+				w.log.Infof("sink %s: writing", w.label)
 			}
 			return true
 		}
