@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests run for real (a recursive resolver for the end-to-end
-# tests), when they are missing. Needs root or sudo; does nothing when all are present.
+# Installs the Debian packages the tests run for real, when they are missing: a recursive
+# resolver (unbound) and a PostgreSQL server (started by the tests themselves on free loopback
+# ports). Needs root or sudo; does nothing when all are present.
 set -euo pipefail
 
 need=()
 command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || need+=(unbound)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
@@ -12,5 +14,7 @@ sudo=""
 echo "installing ${need[*]}"
 $sudo apt-get update -q >/dev/null
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
-# The package starts a system resolver on port 53; the tests start their own.
-$sudo systemctl disable --now unbound >/dev/null 2>&1 || true
+# The packages start system services; the tests start their own.
+for service in unbound postgresql; do
+  $sudo systemctl disable --now "$service" >/dev/null 2>&1 || $sudo service "$service" stop >/dev/null 2>&1 || true
+done
