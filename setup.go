@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/sqlite"
 )
 
 // Limits on the numeric options.
@@ -171,6 +172,8 @@ func parseSink(c *caddy.Controller, cfg *config, args []string) error {
 	switch args[0] {
 	case "file":
 		opener, err = sink.ParseFile(args[1:])
+	case "sqlite":
+		opener, err = sqlite.Parse(args[1:])
 	default:
 		err = fmt.Errorf("unknown sink %q", args[0])
 	}

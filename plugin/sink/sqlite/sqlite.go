@@ -1,0 +1,127 @@
+// Package sqlite is the sink of a `sink sqlite PATH [events] [retention DURATION]` line: it
+// keeps one row per day, version and instance in a SQLite database file, and optionally every
+// record. Several processes, such as the old and new instance during a reload, may share a file.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/table"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// dirMode is the permission of a database directory Open creates.
+const dirMode = 0o750
+
+// dsnQuery holds the connection settings: WAL, so readers never block the writer; the write
+// lock first at BEGIN (IMMEDIATE) and a busy timeout, so two writers, such as the old and new
+// instance during a reload, queue for the lock instead of one failing; a 32 MiB page cache.
+const dsnQuery = "_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate" +
+	"&_pragma=cache_size(-32768)&_pragma=temp_store(memory)"
+
+// opener is the configuration of a `sink sqlite` line.
+type opener struct {
+	path string
+	opts table.Options
+}
+
+// Parse reads the arguments of a `sink sqlite PATH [events] [retention DURATION]` line.
+func Parse(args []string) (sink.Opener, error) {
+	if len(args) < 1 {
+		return nil, errors.New("sink sqlite takes PATH [events] [retention DURATION]")
+	}
+	opts, err := table.ParseOptions(args[1:])
+	if err != nil {
+		return nil, err
+	}
+	return opener{path: args[0], opts: opts}, nil
+}
+
+// Label names the sink by its path.
+func (o opener) Label() string { return "sqlite:" + o.path }
+
+// Open creates the database and its directory if missing and brings its schema up to date.
+func (o opener) Open() (sink.Sink, error) {
+	s, err := o.open(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite database %s: %w", o.path, err)
+	}
+	return s, nil
+}
+
+func (o opener) open(ctx context.Context) (*store, error) {
+	path := filepath.Clean(o.path)
+	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	s := &store{db: db, opts: o.opts, now: time.Now}
+	if err := migrate(ctx, db); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if err := s.prepare(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+// dsn is the URI of the database at path with the connection settings; in a URI, a '?' or '#'
+// in the path is escaped and stays part of the name.
+func dsn(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + dsnQuery
+}
+
+// store writes batches to one database through one connection.
+type store struct {
+	db   *sql.DB
+	opts table.Options
+	now  func() time.Time // the clock; tests replace it
+
+	insertBatch  *sql.Stmt
+	upsertDaily  multiInsert
+	insertEvents multiInsert // only with opts.Events
+
+	args      []any     // reused between writes
+	lastPrune time.Time // when this sink last deleted old batches and events
+}
+
+// prepare prepares the statements every write uses.
+func (s *store) prepare(ctx context.Context) error {
+	var err error
+	if s.insertBatch, err = s.db.PrepareContext(ctx, insertBatchSQL); err != nil {
+		return err
+	}
+	s.upsertDaily = multiInsert{head: upsertDailyHead, row: dailyRow, tail: upsertDailyTail, columns: dailyColumns}
+	if err = s.upsertDaily.prepare(ctx, s.db); err != nil {
+		return err
+	}
+	if !s.opts.Events {
+		return nil
+	}
+	s.insertEvents = multiInsert{head: insertEventsHead, row: eventRow, columns: eventColumns}
+	return s.insertEvents.prepare(ctx, s.db)
+}
+
+// Close finalises the statements and closes the database.
+func (s *store) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.insertBatch, s.upsertDaily.full, s.insertEvents.full} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, s.db.Close())...)
+}

@@ -1,0 +1,234 @@
+package sqlite
+
+import (
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailustats/mailustats/plugin/sink"
+)
+
+const (
+	instA = "0b6f5c2e-6f0e-4d55-9a43-5d1e5a3c7a01"
+	instB = "7d3e9b84-2c1f-4a8e-b0d6-93f1c4e2a502"
+)
+
+// rec is a record at an RFC 3339 time.
+func rec(at, version, instance string) sink.Record {
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		panic(err)
+	}
+	return sink.Record{Time: t, Version: version, Instance: instance}
+}
+
+func batch(id string, records ...sink.Record) sink.Batch {
+	return sink.Batch{ID: id, Records: records}
+}
+
+// unix is the unix time of an RFC 3339 time.
+func unix(at string) int64 { return rec(at, "", "").Time.Unix() }
+
+func dailyRows(t testing.TB, s *store) [][]any {
+	t.Helper()
+	return query(t, s.db, `SELECT day, version, instance, hits, first_seen, last_seen FROM daily ORDER BY day, version, instance`)
+}
+
+func eventRows(t testing.TB, s *store) [][]any {
+	t.Helper()
+	return query(t, s.db, `SELECT time, version, instance FROM events ORDER BY rowid`)
+}
+
+func count(t testing.TB, s *store, table string) int64 {
+	t.Helper()
+	return query(t, s.db, `SELECT count(*) FROM `+table)[0][0].(int64)
+}
+
+func write(t testing.TB, s *store, b sink.Batch) {
+	t.Helper()
+	if err := s.Write(t.Context(), b); err != nil {
+		t.Fatalf("Write(%s): %v", b.ID, err)
+	}
+}
+
+func checkRows(t *testing.T, what string, got, want [][]any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("expected %s\n%v\ngot\n%v", what, want, got)
+	}
+}
+
+// first is a batch across the midnight of 2025-03-01 UTC, with repeats.
+var first = batch("first",
+	rec("2025-03-01T23:59:59Z", "2024.06", instA),
+	rec("2025-03-02T00:00:00Z", "2024.06", instA),
+	rec("2025-03-01T12:00:00Z", "2024.06", instA),
+	rec("2025-03-02T01:00:00+02:00", "2024.06", instB), // 23:00 UTC, the day before
+	rec("2025-03-01T08:00:00Z", "master", instA),
+	rec("2025-03-02T00:00:00Z", "2024.06", instA),
+)
+
+func TestWriteDaily(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
+	write(t, s, first)
+	checkRows(t, "daily rows", dailyRows(t, s), [][]any{
+		{"2025-03-01", "2024.06", instA, int64(2), unix("2025-03-01T12:00:00Z"), unix("2025-03-01T23:59:59Z")},
+		{"2025-03-01", "2024.06", instB, int64(1), unix("2025-03-01T23:00:00Z"), unix("2025-03-01T23:00:00Z")},
+		{"2025-03-01", "master", instA, int64(1), unix("2025-03-01T08:00:00Z"), unix("2025-03-01T08:00:00Z")},
+		{"2025-03-02", "2024.06", instA, int64(2), unix("2025-03-02T00:00:00Z"), unix("2025-03-02T00:00:00Z")},
+	})
+
+	write(t, s, batch("second",
+		rec("2025-03-01T06:00:00Z", "2024.06", instA),
+		rec("2025-03-02T10:00:00Z", "2024.06", instA),
+		rec("2025-03-01T09:00:00Z", "master", instA),
+		rec("2025-03-02T23:59:59Z", "2024.09", instB),
+	))
+	checkRows(t, "daily rows after a second batch", dailyRows(t, s), [][]any{
+		{"2025-03-01", "2024.06", instA, int64(3), unix("2025-03-01T06:00:00Z"), unix("2025-03-01T23:59:59Z")},
+		{"2025-03-01", "2024.06", instB, int64(1), unix("2025-03-01T23:00:00Z"), unix("2025-03-01T23:00:00Z")},
+		{"2025-03-01", "master", instA, int64(2), unix("2025-03-01T08:00:00Z"), unix("2025-03-01T09:00:00Z")},
+		{"2025-03-02", "2024.06", instA, int64(3), unix("2025-03-02T00:00:00Z"), unix("2025-03-02T10:00:00Z")},
+		{"2025-03-02", "2024.09", instB, int64(1), unix("2025-03-02T23:59:59Z"), unix("2025-03-02T23:59:59Z")},
+	})
+	checkRows(t, "events", eventRows(t, s), nil)
+}
+
+func TestWriteRetryCountsOnce(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"), "events")
+	write(t, s, first)
+	write(t, s, first)
+	checkRows(t, "daily hits", query(t, s.db, `SELECT sum(hits) FROM daily`), [][]any{{int64(6)}})
+	if got := count(t, s, "events"); got != 6 {
+		t.Errorf("expected 6 events, got %d", got)
+	}
+	checkRows(t, "batches", query(t, s.db, `SELECT id FROM batches`), [][]any{{"first"}})
+}
+
+func TestWriteWithoutIDAlwaysCounts(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
+	b := batch("", rec("2025-03-01T10:00:00Z", "2024.06", instA))
+	write(t, s, b)
+	write(t, s, b)
+	checkRows(t, "daily hits", query(t, s.db, `SELECT sum(hits) FROM daily`), [][]any{{int64(2)}})
+	if got := count(t, s, "batches"); got != 0 {
+		t.Errorf("expected no batch IDs, got %d", got)
+	}
+}
+
+func TestWriteEvents(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"), "events")
+	write(t, s, first)
+	checkRows(t, "events", eventRows(t, s), [][]any{
+		{unix("2025-03-01T23:59:59Z"), "2024.06", instA},
+		{unix("2025-03-02T00:00:00Z"), "2024.06", instA},
+		{unix("2025-03-01T12:00:00Z"), "2024.06", instA},
+		{unix("2025-03-01T23:00:00Z"), "2024.06", instB},
+		{unix("2025-03-01T08:00:00Z"), "master", instA},
+		{unix("2025-03-02T00:00:00Z"), "2024.06", instA},
+	})
+}
+
+// TestWriteLargeBatch writes more rows than one statement carries.
+func TestWriteLargeBatch(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"), "events")
+	n := 2*chunkRows + 7
+	records := make([]sink.Record, n)
+	for i := range records {
+		records[i] = rec("2025-03-01T10:00:00Z", "2024.06", fmt.Sprintf("instance-%04d", i))
+	}
+	write(t, s, batch("large", records...))
+	checkRows(t, "daily totals", query(t, s.db, `SELECT count(*), sum(hits), min(instance), max(instance) FROM daily`),
+		[][]any{{int64(n), int64(n), "instance-0000", fmt.Sprintf("instance-%04d", n-1)}})
+	if got := count(t, s, "events"); got != int64(n) {
+		t.Errorf("expected %d events, got %d", n, got)
+	}
+}
+
+func TestWritePrunes(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"), "events", "retention", "48h")
+	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	event := func(age time.Duration) sink.Record {
+		return sink.Record{Time: now.Add(-age), Version: "2024.06", Instance: instA}
+	}
+	write(t, s, batch("b1", event(time.Hour), event(30*time.Hour)))
+	now = now.Add(30 * time.Minute) // too soon to prune again
+	write(t, s, batch("b2", event(50*time.Hour)))
+	if got := count(t, s, "events"); got != 3 {
+		t.Errorf("expected 3 events before the next prune, got %d", got)
+	}
+
+	now = now.Add(20 * time.Hour) // events before now-48h go: those 30h and 50h old at writing
+	write(t, s, batch("b3", event(0)))
+	t0 := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	checkRows(t, "events after pruning", eventRows(t, s), [][]any{
+		{t0.Add(-time.Hour).Unix(), "2024.06", instA},
+		{now.Unix(), "2024.06", instA},
+	})
+	checkRows(t, "batches", query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{"b1"}, {"b2"}, {"b3"}})
+
+	now = now.Add(5 * time.Hour) // b1 and b2 are now more than 24 hours old
+	write(t, s, batch("b4", event(0)))
+	checkRows(t, "batches after pruning", query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{"b3"}, {"b4"}})
+	checkRows(t, "events after pruning again", eventRows(t, s), [][]any{
+		{t0.Add(-time.Hour).Unix(), "2024.06", instA},
+		{now.Add(-5 * time.Hour).Unix(), "2024.06", instA},
+		{now.Unix(), "2024.06", instA},
+	})
+}
+
+// TestWriteConcurrently writes through two sinks on one file, as the old and new instance do
+// during a reload.
+func TestWriteConcurrently(t *testing.T) {
+	const batches, size = 40, 25
+	path := filepath.Join(t.TempDir(), "stats.db")
+	sinks := []*store{open(t, path, "events"), open(t, path, "events")}
+	var wg sync.WaitGroup
+	errs := make([]error, len(sinks))
+	for i, s := range sinks {
+		wg.Go(func() {
+			for j := range batches {
+				records := make([]sink.Record, size)
+				for k := range records {
+					records[k] = rec("2025-03-01T10:00:00Z", "2024.06", fmt.Sprintf("instance-%02d", k))
+				}
+				if err := s.Write(t.Context(), batch(fmt.Sprintf("%d-%d", i, j), records...)); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("sink %d: %v", i, err)
+		}
+	}
+	checkRows(t, "daily totals", query(t, sinks[0].db, `SELECT count(*), sum(hits) FROM daily`),
+		[][]any{{int64(size), int64(len(sinks) * batches * size)}})
+	if got := count(t, sinks[1], "events"); got != int64(len(sinks)*batches*size) {
+		t.Errorf("expected %d events, got %d", len(sinks)*batches*size, got)
+	}
+}
+
+func TestDailyQueryUsesPrimaryKey(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
+	write(t, s, first)
+	rows := query(t, s.db, `EXPLAIN QUERY PLAN SELECT day, version, count(*) FROM daily WHERE day >= ? GROUP BY day, version`, "2025-03-01")
+	var plan []string
+	for _, r := range rows {
+		plan = append(plan, r[3].(string))
+	}
+	if want := []string{"SEARCH daily USING PRIMARY KEY (day>?)"}; !reflect.DeepEqual(plan, want) {
+		t.Errorf("expected plan %q, got %q", want, plan)
+	}
+	if p := strings.Join(plan, "\n"); strings.Contains(p, "TEMP B-TREE") || strings.Contains(p, "SCAN") {
+		t.Errorf("expected no scan or temporary b-tree, got %q", p)
+	}
+}
