@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/postgres"
 	"github.com/mailustats/mailustats/plugin/sink/sqlite"
 )
 
@@ -174,6 +175,8 @@ func parseSink(c *caddy.Controller, cfg *config, args []string) error {
 		opener, err = sink.ParseFile(args[1:])
 	case "sqlite":
 		opener, err = sqlite.Parse(args[1:])
+	case "postgres":
+		opener, err = postgres.Parse(args[1:])
 	default:
 		err = fmt.Errorf("unknown sink %q", args[0])
 	}

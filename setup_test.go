@@ -67,6 +67,12 @@ func TestSetupParse(t *testing.T) {
 			}
 		}},
 		{input: "mailustats {\n answer nxdomain\n sink file x\n}"},
+		{input: "mailustats {\n sink sqlite data/m.db events retention 90d\n sink postgres postgres://stats:secret@db.example.org:5433/stats\n}", check: func(t *testing.T, cfg config) {
+			labels := []string{cfg.sinks[0].opener.Label(), cfg.sinks[1].opener.Label()}
+			if strings.Join(labels, " ") != "sqlite:data/m.db postgres:db.example.org:5433/stats" {
+				t.Errorf("expected the sqlite sink and the postgres DSN without its password, got %v", labels)
+			}
+		}},
 
 		{input: "mailustats", wantErr: "no sink configured"},
 		{input: "\nmailustats {\n ttl 5\n}", wantErr: "Testfile:2 - Error during parsing: no sink configured"},
@@ -76,6 +82,10 @@ func TestSetupParse(t *testing.T) {
 		{input: "mailustats {\n sink ftp x\n}", wantErr: `Testfile:2 - Error during parsing: unknown sink "ftp"`},
 		{input: "mailustats {\n sink file\n}", wantErr: "Testfile:2 - Error during parsing: sink file takes PATH"},
 		{input: "mailustats {\n sink file x xml\n}", wantErr: `unknown file format "xml"`},
+		{input: "mailustats {\n sink sqlite\n}", wantErr: "Testfile:2 - Error during parsing: "},
+		{input: "mailustats {\n sink sqlite x retention 9d\n}", wantErr: "retention applies to events"},
+		{input: "mailustats {\n sink postgres\n}", wantErr: "Testfile:2 - Error during parsing: "},
+		{input: "mailustats {\n sink postgres host=db port=x\n}", wantErr: "Testfile:2 - Error during parsing: "},
 		{input: "mailustats {\n sink file x\n answer\n}", wantErr: "Testfile:3 - Error during parsing: Wrong argument count"},
 		{input: "mailustats {\n sink file x\n answer cname x\n}", wantErr: "unknown answer 'cname'"},
 		{input: "mailustats {\n sink file x\n answer a\n}", wantErr: "Wrong argument count"},

@@ -1,0 +1,45 @@
+package postgres
+
+import (
+	"context"
+	"time"
+)
+
+// pruneEvery is how often a sink deletes expired rows. batchKeep is how long a batch ID is kept
+// to recognise a retry of the batch: a worker retries a failed write within seconds while the
+// database answers.
+const (
+	pruneEvery = time.Hour
+	batchKeep  = 24 * time.Hour
+)
+
+// The statements that delete batch IDs written before $1 and, with a retention, events that
+// happened before $2.
+const (
+	pruneBatches = `DELETE FROM batches WHERE at < $1`
+	pruneEvents  = `WITH b AS (DELETE FROM batches WHERE at < $1) DELETE FROM events WHERE time < $2`
+)
+
+// pruneDue reports whether expired rows are to be deleted at now, and if so schedules the next
+// time pruneEvery later, whether or not this one succeeds.
+func (s *pgSink) pruneDue(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Before(s.nextPrune) {
+		return false
+	}
+	s.nextPrune = now.Add(pruneEvery)
+	return true
+}
+
+// prune deletes the batch IDs older than batchKeep and, with a retention, the events older
+// than it.
+func (s *pgSink) prune(ctx context.Context, now time.Time) error {
+	var err error
+	if s.opts.Retention > 0 {
+		_, err = s.pool.Exec(ctx, pruneEvents, now.Add(-batchKeep), now.Add(-s.opts.Retention))
+	} else {
+		_, err = s.pool.Exec(ctx, pruneBatches, now.Add(-batchKeep))
+	}
+	return err
+}

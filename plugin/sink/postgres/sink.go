@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/table"
+)
+
+// undefinedTable is the SQLSTATE of a query on a table that does not exist.
+const undefinedTable = "42P01"
+
+// pgSink writes batches to PostgreSQL through a pool that reconnects by itself. It is safe for
+// concurrent use.
+type pgSink struct {
+	pool     *pgxpool.Pool
+	opts     table.Options
+	now      func() time.Time // the clock; tests replace it
+	prepared atomic.Bool      // the schema is up to date
+
+	mu        sync.Mutex
+	nextPrune time.Time // when expired rows are deleted next
+}
+
+// newSink returns a sink writing through pool, not yet prepared.
+func newSink(pool *pgxpool.Pool, opts table.Options) *pgSink {
+	return &pgSink{pool: pool, opts: opts, now: time.Now}
+}
+
+// Prepare connects and brings the schema up to date.
+func (s *pgSink) Prepare(ctx context.Context) error {
+	if err := migrate(ctx, s.pool); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	s.prepared.Store(true)
+	return nil
+}
+
+// Write stores batch in one statement that adds nothing if the batch's ID shows it stored
+// already, preparing the schema first if need be: also when the tables went missing, as in a
+// database recreated empty. At most once every pruneEvery it then deletes expired rows; if that
+// fails it returns the error, and the retry of the stored batch is a no-op.
+func (s *pgSink) Write(ctx context.Context, batch sink.Batch) error {
+	if !s.prepared.Load() {
+		if err := s.Prepare(ctx); err != nil {
+			return err
+		}
+	}
+	now := s.now()
+	if err := s.write(ctx, batch, now); err != nil {
+		if missingTable(err) {
+			s.prepared.Store(false)
+		}
+		return err
+	}
+	if s.pruneDue(now) {
+		if err := s.prune(ctx, now); err != nil {
+			return fmt.Errorf("batch stored, but pruning failed: %w", err)
+		}
+	}
+	return nil
+}
+
+// missingTable reports whether err says that a table does not exist.
+func missingTable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == undefinedTable
+}
+
+// Close closes the pool's connections.
+func (s *pgSink) Close() error {
+	s.pool.Close()
+	return nil
+}
