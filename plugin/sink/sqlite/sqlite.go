@@ -16,7 +16,7 @@ import (
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
 )
 
 // dirMode is the permission of a database directory Open creates.
@@ -25,8 +25,18 @@ const dirMode = 0o750
 // dsnQuery holds the connection settings: WAL, so readers never block the writer; the write
 // lock first at BEGIN (IMMEDIATE) and a busy timeout, so two writers, such as the old and new
 // instance during a reload, queue for the lock instead of one failing; a 32 MiB page cache.
-const dsnQuery = "_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate" +
+const dsnQuery = "_busy_timeout=" + busyTimeoutMillis + "&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate" +
 	"&_pragma=cache_size(-32768)&_pragma=temp_store(memory)"
+
+// How long a writer waits for another's lock, and how often Open tries again meanwhile.
+const (
+	busyTimeoutMillis = "10000"
+	busyTimeout       = 10 * time.Second
+	busyRetry         = 20 * time.Millisecond
+)
+
+// sqliteBusy is SQLITE_BUSY, the primary result code of a lock held elsewhere.
+const sqliteBusy = 5
 
 // opener is the configuration of a `sink sqlite` line.
 type opener struct {
@@ -58,7 +68,26 @@ func (o opener) Open() (sink.Sink, error) {
 	return s, nil
 }
 
+// open tries again for a while when the database is busy: two processes creating the same new
+// database race to switch it to WAL, and SQLite reports the loser busy at once, without waiting
+// out the busy timeout.
 func (o opener) open(ctx context.Context) (*store, error) {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		s, err := o.openOnce(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return s, err
+		}
+		time.Sleep(busyRetry)
+	}
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqliteBusy
+}
+
+func (o opener) openOnce(ctx context.Context) (*store, error) {
 	path := filepath.Clean(o.path)
 	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
 		return nil, err
