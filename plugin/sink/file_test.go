@@ -70,7 +70,7 @@ func TestParseOpensNothing(t *testing.T) {
 }
 
 // openFile opens a file sink at path through Parse, as setup does.
-func openFile(t *testing.T, path string, args ...string) Sink {
+func openFile(t testing.TB, path string, args ...string) Sink {
 	t.Helper()
 	o, err := ParseFile(append([]string{path}, args...))
 	if err != nil {
