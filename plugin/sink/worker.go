@@ -31,8 +31,16 @@ type worker struct {
 	mu      sync.Mutex
 	pending []Record
 	wake    chan struct{}
-	ctx     context.Context // ends when the worker is asked to stop
-	cancel  context.CancelFunc
+
+	// head is the batch at the front of pending whose write has not been confirmed: a write
+	// that failed or was cut short may still have been stored, so it is retried with the same
+	// ID and the same records, never merged into a new batch.
+	head Batch
+
+	quit      chan struct{}      // closed when the worker is asked to stop
+	deadline  context.Context    // ends shutdownGrace after quit: writes in flight are cut short
+	expire    context.CancelFunc // ends deadline
+	stopTimer *time.Timer
 }
 
 func newWorker(label string, s Sink, opts Options) *worker {
@@ -43,8 +51,9 @@ func newWorker(label string, s Sink, opts Options) *worker {
 		metrics: opts.Metrics,
 		log:     opts.Log,
 		wake:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
 	}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.deadline, w.expire = context.WithCancel(context.Background())
 	w.healthy.Store(true)
 	return w
 }
@@ -68,14 +77,18 @@ func (w *worker) offer(batch []Record) {
 	}
 }
 
-// stop asks the worker to write its backlog and close the sink.
-func (w *worker) stop() { w.cancel() }
+// stop asks the worker to write its backlog and close the sink. Writes in flight may finish;
+// after shutdownGrace they are cut short and the rest is counted as dropped.
+func (w *worker) stop() {
+	w.stopTimer = time.AfterFunc(shutdownGrace, w.expire)
+	close(w.quit) // after the timer is set: close reads it once quit is seen
+}
 
 func (w *worker) run() {
 	defer w.close()
 	if p, ok := w.sink.(Preparer); ok {
 		w.healthy.Store(false)
-		if !w.retry(w.ctx, p.Prepare) {
+		if !w.retry(w.quit, p.Prepare) {
 			w.finish()
 			return
 		}
@@ -83,19 +96,17 @@ func (w *worker) run() {
 	for {
 		select {
 		case <-w.wake:
-			w.drain(w.ctx)
-		case <-w.ctx.Done():
+			w.drain(w.quit)
+		case <-w.quit:
 			w.finish()
 			return
 		}
 	}
 }
 
-// finish writes the backlog left at shut-down, giving a failing sink shutdownGrace.
+// finish writes the backlog left at shut-down, until the deadline.
 func (w *worker) finish() {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	w.drain(ctx)
+	w.drain(w.deadline.Done())
 	w.mu.Lock()
 	lost := len(w.pending)
 	w.pending = nil
@@ -107,37 +118,40 @@ func (w *worker) finish() {
 }
 
 // drain writes the backlog in batches of at most MaxBatch until it is empty, retrying a failed
-// batch with backoff until ctx ends.
-func (w *worker) drain(ctx context.Context) {
-	var records []Record
+// batch with backoff until giveUp is closed.
+func (w *worker) drain(giveUp <-chan struct{}) {
 	for {
-		w.mu.Lock()
-		n := min(len(w.pending), MaxBatch)
-		records = append(records[:0], w.pending[:n]...)
-		w.mu.Unlock()
-		if n == 0 {
+		if w.head.Records == nil {
+			w.mu.Lock()
+			n := min(len(w.pending), MaxBatch)
+			w.head = Batch{ID: uuid.NewString(), Records: w.pending[:n:n]}
+			w.mu.Unlock()
+			if n == 0 {
+				w.head = Batch{}
+				return
+			}
+		}
+		write := func(ctx context.Context) error { return w.sink.Write(ctx, w.head) }
+		if !w.retry(giveUp, write) {
 			return
 		}
-		batch := Batch{ID: uuid.NewString(), Records: records}
-		write := func(ctx context.Context) error { return w.sink.Write(ctx, batch) }
-		if !w.retry(ctx, write) {
-			return
-		}
 		w.mu.Lock()
-		w.pending = w.pending[n:]
+		w.pending = w.pending[len(w.head.Records):]
 		if len(w.pending) == 0 {
 			w.pending = nil // let the backing array go after a burst
 		}
 		w.mu.Unlock()
+		w.head = Batch{}
 	}
 }
 
-// retry calls op until it succeeds, with backoff; it returns false if ctx ended first. Each
-// attempt gets at most writeTimeout, so a hung connection is given up and tried again.
-func (w *worker) retry(ctx context.Context, op func(context.Context) error) bool {
+// retry calls op until it succeeds, waiting with backoff between attempts; it returns false if
+// giveUp closed first. Each attempt gets at most writeTimeout, so a hung connection is given up
+// and tried again, and ends at the shut-down deadline.
+func (w *worker) retry(giveUp <-chan struct{}, op func(context.Context) error) bool {
 	delay := retryMin
 	for {
-		attempt, cancel := context.WithTimeout(ctx, writeTimeout)
+		attempt, cancel := context.WithTimeout(w.deadline, writeTimeout)
 		err := op(attempt)
 		cancel()
 		if err == nil {
@@ -151,7 +165,7 @@ func (w *worker) retry(ctx context.Context, op func(context.Context) error) bool
 			w.log.Warningf("sink %s: %v; retrying", w.label, err)
 		}
 		select {
-		case <-ctx.Done():
+		case <-giveUp:
 			return false
 		case <-time.After(delay):
 		}
@@ -160,6 +174,10 @@ func (w *worker) retry(ctx context.Context, op func(context.Context) error) bool
 }
 
 func (w *worker) close() {
+	if w.stopTimer != nil {
+		w.stopTimer.Stop()
+	}
+	w.expire()
 	if err := w.sink.Close(); err != nil {
 		w.log.Warningf("sink %s: close: %v", w.label, err)
 	}
