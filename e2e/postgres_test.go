@@ -185,7 +185,8 @@ func TestPostgresFault(t *testing.T) {
 	pg := pgtest.Start(t)
 	dsn := pg.CreateDatabase(t, "fault")
 	label := sinkLabel(pg, "fault")
-	srv := startMonitored(t, pgCorefile(dsn, "        buffer 2000\n"))
+	t.Setenv("MAILUSTATS_DSN", dsn) // the DSN comes from the environment, as the README advises
+	srv := startMonitored(t, pgCorefile("{$MAILUSTATS_DSN}", "        buffer 2000\n"))
 	from := time.Now()
 
 	before, down, after := fresh(1500, "19"), fresh(3000, "2024-06"), fresh(500, "master")
