@@ -25,6 +25,8 @@ type Options struct {
 	Flush   time.Duration // longest a record waits in the queue
 	Metrics Metrics
 	Log     Logger
+	// Pseudonymize, when set, replaces each record's instance before any sink sees it.
+	Pseudonymize func(instance string) string
 }
 
 // Recorder takes records from the DNS path without blocking and writes them to every sink in
@@ -113,38 +115,50 @@ func (r *Recorder) Close() {
 func (r *Recorder) collect() {
 	ticker := time.NewTicker(r.opts.Flush)
 	defer ticker.Stop()
-	batch := make([]Record, 0, MaxBatch)
-	reported := 0
-	handOff := func() {
-		for _, w := range r.workers {
-			w.offer(batch)
-		}
-		batch = batch[:0]
-		n := len(r.queue)
-		r.opts.Metrics.QueueLength.Add(float64(n - reported))
-		reported = n
-	}
+	b := batcher{r: r, batch: make([]Record, 0, MaxBatch)}
 	for {
 		select {
 		case rec := <-r.queue:
-			batch = append(batch, rec)
-			if len(batch) == MaxBatch {
-				handOff()
-			}
+			b.add(rec)
 		case <-ticker.C:
-			handOff()
+			b.handOff()
 		case <-r.quit:
 			for len(r.queue) > 0 {
-				batch = append(batch, <-r.queue)
-				if len(batch) == MaxBatch {
-					handOff()
-				}
+				b.add(<-r.queue)
 			}
-			handOff()
+			b.handOff()
 			for _, w := range r.workers {
 				w.stop()
 			}
 			return
 		}
 	}
+}
+
+// batcher is the collector's state: the batch it fills and the queue length it last reported.
+type batcher struct {
+	r        *Recorder
+	batch    []Record
+	reported int
+}
+
+func (b *batcher) add(rec Record) {
+	if b.r.opts.Pseudonymize != nil {
+		rec.Instance = b.r.opts.Pseudonymize(rec.Instance)
+	}
+	b.batch = append(b.batch, rec)
+	if len(b.batch) == MaxBatch {
+		b.handOff()
+	}
+}
+
+// handOff gives the batch to every worker, which copy it, and reports the queue length.
+func (b *batcher) handOff() {
+	for _, w := range b.r.workers {
+		w.offer(b.batch)
+	}
+	b.batch = b.batch[:0]
+	n := len(b.r.queue)
+	b.r.opts.Metrics.QueueLength.Add(float64(n - b.reported))
+	b.reported = n
 }

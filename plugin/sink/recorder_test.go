@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -674,5 +675,21 @@ func TestRecorderCloseBoundsHungWrite(t *testing.T) {
 	waitClosed(t, r)
 	if n := droppedOf(m, "hung"); n != 1 {
 		t.Errorf("expected the record counted as dropped, got %v", n)
+	}
+}
+
+func TestRecorderPseudonymizes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.csv")
+	r := startRecorder(t, Options{Buffer: 100, Flush: time.Hour, Metrics: newMetrics(), Log: &testLogger{},
+		Pseudonymize: strings.ToUpper}, fileLabeled(t, path))
+	for _, id := range []string{"abc", "def"} {
+		if !r.Add(Record{Time: time.Unix(1795317425, 0), Version: "19", Instance: id}) {
+			t.Fatal("expected Add to queue the record")
+		}
+	}
+	r.Close()
+	got := readCSV(t, path)
+	if len(got) != 2 || got[0].Instance != "ABC" || got[1].Instance != "DEF" {
+		t.Errorf("expected the instances ABC and DEF as Pseudonymize made them, got %+v", got)
 	}
 }
