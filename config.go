@@ -4,6 +4,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/mailustats/mailustats/plugin/report"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
 
@@ -20,6 +21,15 @@ type config struct {
 	sinks    []sinkLine
 	buffer   int
 	flush    time.Duration
+	api      string       // address of the statistics API; "" for none
+	apiLine  string       // FILE:LINE of the api option, for errors at start-up
+	hashIDs  string       // secret for hashing instance IDs; "" stores them as they are
+	report   reportOpener // the first SQL sink, which statistics are read from; nil for none
+}
+
+// reportOpener is a sink that statistics can be read from: the SQL sinks.
+type reportOpener interface {
+	OpenReport() (*report.Store, error)
 }
 
 // sinkLine is a sink and the Corefile line that configured it, for errors at start-up.

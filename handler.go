@@ -12,7 +12,9 @@ import (
 	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/miekg/dns"
 
+	"github.com/mailustats/mailustats/plugin/hashid"
 	"github.com/mailustats/mailustats/plugin/qname"
+	"github.com/mailustats/mailustats/plugin/report"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
 
@@ -25,13 +27,22 @@ type MailuStats struct {
 	cfg      config
 	zones    []string
 	replies  map[string]*zoneReplies // by zone
+	hasher   *hashid.Hasher          // nil unless hash_ids is set
 	recorder atomic.Pointer[sink.Recorder]
+
+	// Owned by start and stop, which CoreDNS calls one at a time.
+	store  *report.Store // reads the first SQL sink; nil without one
+	gauges *gauges
+	api    *apiServer // nil without api
 }
 
 func newMailuStats(cfg config) *MailuStats {
 	m := &MailuStats{cfg: cfg, zones: cfg.zones, replies: make(map[string]*zoneReplies, len(cfg.zones))}
 	for _, z := range cfg.zones {
 		m.replies[z] = newZoneReplies(z, cfg)
+	}
+	if cfg.hashIDs != "" {
+		m.hasher = hashid.New(cfg.hashIDs)
 	}
 	return m
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/mailustats/mailustats/plugin/hashid"
 )
 
 const (
@@ -222,4 +224,15 @@ func readLines(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	return strings.Fields(string(b))
+}
+
+func TestMetadataHashesWithHashIDs(t *testing.T) {
+	m, _ := newTestHandler(t, "hash_ids s3cret")
+	ctx := metadata.ContextWithMetadata(context.Background())
+	state := request.Request{W: &test.ResponseWriter{}, Req: new(dns.Msg).SetQuestion("19."+instance+".stats.mailu.io.", dns.TypeA)}
+	ctx = m.Metadata(ctx, state)
+	want := hashid.New("s3cret").Hash(instance)
+	if got := metadata.ValueFunc(ctx, "mailustats/instance")(); got != want {
+		t.Errorf("expected the hashed instance %s, got %s", want, got)
+	}
 }

@@ -2,9 +2,11 @@ package mailustats
 
 import (
 	"fmt"
+	"time"
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
+	"github.com/mailustats/mailustats/plugin/report"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
 
@@ -24,21 +26,72 @@ func (m *MailuStats) start() error {
 		initSinkMetrics(sl.opener.Label())
 		sinks = append(sinks, sink.Labeled{Label: sl.opener.Label(), Sink: s})
 	}
-	m.recorder.Store(sink.NewRecorder(sink.Options{
-		Buffer:  m.cfg.buffer,
-		Flush:   m.cfg.flush,
-		Metrics: recorderMetrics,
-		Log:     log,
-	}, sinks))
+	opts := sink.Options{Buffer: m.cfg.buffer, Flush: m.cfg.flush, Metrics: recorderMetrics, Log: log}
+	if m.hasher != nil {
+		opts.Pseudonymize = m.hasher.Hash
+	}
+	m.recorder.Store(sink.NewRecorder(opts, sinks))
+	if err := m.startStatistics(); err != nil {
+		m.stop()
+		return err
+	}
+	return nil
+}
+
+// startStatistics opens the first SQL sink for reading and starts the gauges and the API.
+func (m *MailuStats) startStatistics() error {
+	if m.cfg.report == nil {
+		return nil
+	}
+	store, err := m.cfg.report.OpenReport()
+	if err != nil {
+		return fmt.Errorf("statistics: %w", err)
+	}
+	m.store = store
+	m.gauges = newGauges(store)
+	m.gauges.start()
+	if m.cfg.api == "" {
+		return nil
+	}
+	m.api = &apiServer{addr: m.cfg.api, handler: report.NewHandler(store, time.Now)}
+	if err := m.api.listen(); err != nil {
+		return fmt.Errorf("%s - api: %w", m.cfg.apiLine, err)
+	}
 	return nil
 }
 
 // stop writes what was accepted and closes the sinks; it runs in OnShutdown, while the server
 // may still be answering, so from here on valid names get SERVFAIL instead of a lost record.
 func (m *MailuStats) stop() {
+	if m.api != nil {
+		m.api.close()
+	}
+	if m.gauges != nil {
+		m.gauges.stop()
+		m.gauges = nil
+	}
+	if m.store != nil {
+		m.store.Close()
+		m.store = nil
+	}
 	if rec := m.recorder.Load(); rec != nil {
 		rec.Close()
 	}
+}
+
+// releaseAPI frees the API's address before a reload, whose new instance listens on it.
+func (m *MailuStats) releaseAPI() {
+	if m.api != nil {
+		m.api.close()
+	}
+}
+
+// retakeAPI listens again after a reload failed and this instance stays.
+func (m *MailuStats) retakeAPI() error {
+	if m.api != nil {
+		return m.api.listen()
+	}
+	return nil
 }
 
 // Ready implements the ready.Readiness interface: ready once the sinks are open and writing.

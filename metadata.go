@@ -10,7 +10,7 @@ import (
 )
 
 // Metadata implements the metadata.Provider interface: mailustats/version and
-// mailustats/instance for valid names, for the log plugin and others.
+// mailustats/instance (hashed with hash_ids, as the sinks store it) for valid names.
 func (m *MailuStats) Metadata(ctx context.Context, state request.Request) context.Context {
 	name := state.QName()
 	zone := qname.Match(name, m.zones)
@@ -22,6 +22,10 @@ func (m *MailuStats) Metadata(ctx context.Context, state request.Request) contex
 		return ctx
 	}
 	metadata.SetValueFunc(ctx, pluginName+"/version", parsed.Version.String)
-	metadata.SetValueFunc(ctx, pluginName+"/instance", parsed.Instance.String)
+	instance := parsed.Instance.String
+	if m.hasher != nil {
+		instance = func() string { return m.hasher.Hash(parsed.Instance.String()) }
+	}
+	metadata.SetValueFunc(ctx, pluginName+"/instance", instance)
 	return ctx
 }

@@ -38,6 +38,8 @@ func setup(c *caddy.Controller) error {
 		return nil
 	})
 	c.OnShutdown(func() error { m.stop(); return nil })
+	c.OnRestart(func() error { m.releaseAPI(); return nil })
+	c.OnRestartFailed(m.retakeAPI)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		m.Next = next
 		return m
@@ -74,6 +76,9 @@ func parse(c *caddy.Controller) (config, error) {
 	if len(cfg.sinks) == 0 {
 		return cfg, noSink
 	}
+	if cfg.api != "" && cfg.report == nil {
+		return cfg, c.Err("api reads the statistics from a sqlite or postgres sink; add one")
+	}
 	return cfg, nil
 }
 
@@ -100,6 +105,14 @@ func parseOption(c *caddy.Controller, cfg *config, option string, args []string)
 		return err
 	case "flush":
 		return parseFlush(c, cfg, args)
+	case "api":
+		return parseAPI(c, cfg, args)
+	case "hash_ids":
+		if len(args) != 1 || args[0] == "" {
+			return c.Err("hash_ids takes one non-empty SECRET; is the environment variable it names set?")
+		}
+		cfg.hashIDs = args[0]
+		return nil
 	}
 	return c.Errf("unknown property '%s'", option)
 }
@@ -184,6 +197,23 @@ func parseSink(c *caddy.Controller, cfg *config, args []string) error {
 		return c.Err(err.Error())
 	}
 	cfg.sinks = append(cfg.sinks, sinkLine{opener: opener, file: c.File(), line: c.Line()})
+	if r, ok := opener.(reportOpener); ok && cfg.report == nil {
+		cfg.report = r
+	}
+	return nil
+}
+
+// parseAPI reads `api ADDRESS`, a host and port to listen on such as 127.0.0.1:9154.
+func parseAPI(c *caddy.Controller, cfg *config, args []string) error {
+	if len(args) != 1 {
+		return c.ArgErr()
+	}
+	_, port, err := net.SplitHostPort(args[0])
+	if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
+		return c.Errf("api wants HOST:PORT such as 127.0.0.1:9154, got '%s'", args[0])
+	}
+	cfg.api = args[0]
+	cfg.apiLine = fmt.Sprintf("%s:%d", c.File(), c.Line())
 	return nil
 }
 

@@ -67,6 +67,14 @@ func TestSetupParse(t *testing.T) {
 			}
 		}},
 		{input: "mailustats {\n answer nxdomain\n sink file x\n}"},
+		{input: "mailustats {\n sink file x\n sink sqlite a.db\n sink sqlite b.db\n api 127.0.0.1:9154\n hash_ids s3cret\n}", check: func(t *testing.T, cfg config) {
+			if cfg.api != "127.0.0.1:9154" || cfg.apiLine != "Testfile:5" || cfg.hashIDs != "s3cret" {
+				t.Errorf("expected api 127.0.0.1:9154 on Testfile:5 and hash_ids s3cret, got %q %q %q", cfg.api, cfg.apiLine, cfg.hashIDs)
+			}
+			if any(cfg.report) != any(cfg.sinks[1].opener) {
+				t.Errorf("expected statistics read from the first SQL sink, got %v", cfg.report)
+			}
+		}},
 		{input: "mailustats {\n sink sqlite data/m.db events retention 90d\n sink postgres postgres://stats:secret@db.example.org:5433/stats\n}", check: func(t *testing.T, cfg config) {
 			labels := []string{cfg.sinks[0].opener.Label(), cfg.sinks[1].opener.Label()}
 			if strings.Join(labels, " ") != "sqlite:data/m.db postgres:db.example.org:5433/stats" {
@@ -108,6 +116,12 @@ func TestSetupParse(t *testing.T) {
 		{input: "mailustats {\n sink file x\n flush 0s\n}", wantErr: "flush wants a positive duration"},
 		{input: "mailustats {\n sink file x\n flush soon\n}", wantErr: "flush wants a positive duration"},
 		{input: "mailustats {\n sink file x\n flush\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink file x\n api 127.0.0.1:9154\n}", wantErr: "api reads the statistics from a sqlite or postgres sink"},
+		{input: "mailustats {\n sink sqlite x\n api 127.0.0.1\n}", wantErr: "Testfile:3 - Error during parsing: api wants HOST:PORT"},
+		{input: "mailustats {\n sink sqlite x\n api :http\n}", wantErr: "api wants HOST:PORT"},
+		{input: "mailustats {\n sink sqlite x\n api\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink sqlite x\n hash_ids\n}", wantErr: "hash_ids takes one non-empty SECRET"},
+		{input: "mailustats {\n sink sqlite x\n hash_ids a b\n}", wantErr: "hash_ids takes one non-empty SECRET"},
 	}
 	for i, tc := range tests {
 		c := caddy.NewTestController("dns", tc.input)

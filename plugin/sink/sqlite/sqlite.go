@@ -92,7 +92,7 @@ func (o opener) openOnce(ctx context.Context) (*store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn(path))
+	db, err := sql.Open("sqlite", dsn(path, dsnQuery))
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +109,8 @@ func (o opener) openOnce(ctx context.Context) (*store, error) {
 
 // dsn is the URI of the database at path with the connection settings; in a URI, a '?' or '#'
 // in the path is escaped and stays part of the name.
-func dsn(path string) string {
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + dsnQuery
+func dsn(path, query string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + query
 }
 
 // store writes batches to one database through one connection.

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// The statistics API, the active-instance gauges and hash_ids through the built binary, across
+// ten reloads: the API answers after each, the counts stay exact, the sink holds only hashed IDs
+// and no instance ID appears in any answer, metric or record.
+func TestAPIAcrossReloads(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "s.csv")
+	apiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	srv := startMonitored(t, fmt.Sprintf(`stats.mailu.io:{port} {
+    bind 127.0.0.1
+    prometheus 127.0.0.1:{mport}
+    ready 127.0.0.1:{rport}
+    mailustats {
+        sink sqlite %s
+        sink file %s
+        api %s
+        hash_ids s3cret
+        flush 50ms
+    }
+}
+`, filepath.Join(dir, "stats.db"), csv, apiAddr))
+
+	sent := map[string]int{} // instances by version
+	var ids []string
+	for i := range 30 {
+		version := []string{"19", "19", "master"}[i%3]
+		qname, ann := valid(version, mixCase)()
+		r, _, err := exchange(srv.addr, "udp", newQuery(qname, dns.TypeA, false), 2*time.Second)
+		if err != nil || r.Rcode != dns.RcodeNameError {
+			t.Fatalf("%s: expected NXDOMAIN, got %v, %v", qname, r, err)
+		}
+		sent[version]++
+		ids = append(ids, ann.instance)
+	}
+	wantSummary := func() (bool, string) {
+		body, status := get(t, "http://"+apiAddr+"/api/v1/summary?days=1")
+		if status != http.StatusOK {
+			return false, fmt.Sprintf("status %d: %s", status, body)
+		}
+		var s struct {
+			Instances int `json:"instances"`
+			Versions  []struct {
+				Version   string `json:"version"`
+				Instances int    `json:"instances"`
+			} `json:"versions"`
+		}
+		if err := json.Unmarshal([]byte(body), &s); err != nil {
+			return false, err.Error()
+		}
+		if s.Instances != 30 || len(s.Versions) != 2 || s.Versions[0].Instances != sent["19"] || s.Versions[1].Instances != sent["master"] {
+			return false, body
+		}
+		return true, ""
+	}
+	eventually(t, sinkTimeout, "the summary to count every instance", wantSummary)
+
+	for reload := 1; reload <= 10; reload++ {
+		if err := srv.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		waitOutput(t, srv.process, "Reloading complete", reload)
+		if ok, why := wantSummary(); !ok {
+			t.Fatalf("after reload %d: expected the summary of 30 instances, got %s", reload, why)
+		}
+	}
+
+	// The new instance read the gauges when it started.
+	metrics := srv.scrape(t)
+	for version, n := range sent {
+		if got := metrics.must(t, "coredns_mailustats_active_instances", "version", version, "window", "1d"); got != float64(n) {
+			t.Errorf("active_instances{version=%q,window=\"1d\"}: expected %d, got %v", version, n, got)
+		}
+	}
+	page, status := get(t, "http://"+apiAddr+"/")
+	if status != http.StatusOK || !strings.Contains(page, "<title>") {
+		t.Errorf("GET /: expected the page, got %d", status)
+	}
+	srv.Stop(t)
+
+	hashed := map[string]bool{}
+	for _, id := range ids {
+		mac := hmac.New(sha256.New, []byte("s3cret"))
+		mac.Write([]byte(id))
+		hashed[hex.EncodeToString(mac.Sum(nil))[:32]] = true
+	}
+	lines := readFile(t, csv)
+	for _, line := range strings.Split(strings.TrimSpace(lines), "\n") {
+		if f := strings.Split(line, ","); len(f) != 3 || !hashed[f[1]] {
+			t.Errorf("%s: expected version,hashed-id,time with a hash of a sent ID, got %q", csv, line)
+		}
+	}
+	everything := lines + page + fmt.Sprint(metrics)
+	for _, id := range ids {
+		if strings.Contains(everything, id) {
+			t.Errorf("instance %s appears in a sink, a metric or the API", id)
+		}
+	}
+}
+
+// get returns the body and status of a GET, or an empty body and status 0 when it fails.
+func get(t *testing.T, url string) (string, int) {
+	t.Helper()
+	c := &http.Client{Timeout: httpTimeout}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err.Error(), 0
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error(), 0
+	}
+	return string(b), resp.StatusCode
+}

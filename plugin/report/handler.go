@@ -1,0 +1,248 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+)
+
+var log = clog.NewWithPlugin("mailustats")
+
+// defaultDays is the window of a request without ?days=N; the longest is maxWindowDays.
+const defaultDays = 30
+
+// queryTimeout bounds the database work of one request.
+const queryTimeout = 10 * time.Second
+
+// Cache lifetimes of the responses: the numbers change as announcements arrive, the page only
+// with a new build. Errors are never cached.
+const (
+	cacheAPI   = "public, max-age=60"
+	cachePage  = "public, max-age=300"
+	cacheError = "no-store"
+)
+
+// allowed is the Allow header of a 405: every path serves GET and HEAD only.
+const allowed = "GET, HEAD"
+
+// The media types of the responses.
+const (
+	jsonType = "application/json; charset=utf-8"
+	htmlType = "text/html; charset=utf-8"
+)
+
+// apiPolicy is the Content-Security-Policy of the JSON responses: they load and run nothing.
+const apiPolicy = "default-src 'none'; frame-ancestors 'none'"
+
+// daysBody is the JSON body of /api/v1/daily and /api/v1/new.
+type daysBody struct {
+	Window
+	Days []Day `json:"days"`
+}
+
+// upgradesBody is the JSON body of /api/v1/upgrades.
+type upgradesBody struct {
+	Window
+	Upgrades []Upgrade `json:"upgrades"`
+}
+
+// handler serves the statistics page and its JSON API from a Store.
+type handler struct {
+	store *Store
+	now   func() time.Time
+}
+
+// NewHandler returns the HTTP handler of the statistics page and its JSON API. now is the
+// clock that ends the windows; nil means time.Now. Every path answers GET and HEAD only (405
+// with an Allow header otherwise); an unknown path is a 404.
+//
+// The API takes days=N, the window of N UTC days that ends today, from 1 to 3660 (default 30);
+// anything else is a 400. Every response is a JSON object; days are YYYY-MM-DD in UTC, and
+// no response holds an instance ID:
+//
+//	GET /api/v1/summary?days=30   the distinct instances in the window, each counted once
+//	                              under the last version it reported there, largest first
+//	{"from":"2026-10-24","to":"2026-11-22","instances":42,
+//	 "versions":[{"version":"2024.06","instances":30},{"version":"master","instances":12}]}
+//
+//	GET /api/v1/daily?days=30     the distinct instances that announced themselves on each
+//	                              day, in total and per version; every day of the window,
+//	                              oldest first, zeros included (an empty "versions")
+//	{"from":"2026-10-24","to":"2026-11-22",
+//	 "days":[{"day":"2026-10-24","instances":3,"versions":{"2024.06":2,"master":1}}, ...]}
+//
+//	GET /api/v1/new?days=30       the same shape: "instances" counts the instances seen
+//	                              for the first time ever that day, "versions" the
+//	                              instances that reported a version for the first time
+//	                              (new ones and upgrades: the adoption of each release)
+//
+//	GET /api/v1/upgrades?days=30  how many instances went from one version to another
+//	{"from":"2026-10-24","to":"2026-11-22",
+//	 "upgrades":[{"from":"2.0","to":"2024.06","instances":5}]}
+//
+//	an error, with status 400, 404, 405 or 503 (the database failed)
+//	{"error":"days must be a whole number from 1 to 3660"}
+//
+// GET / is a page that draws these numbers for the last 7, 30 or 90 days with its own inline
+// script and style; it loads nothing but the API.
+func NewHandler(store *Store, now func() time.Time) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	return &handler{store: store, now: now}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	var serve func(http.ResponseWriter, *http.Request)
+	switch r.URL.Path {
+	case "/":
+		serve = servePage
+	case "/api/v1/summary":
+		serve = h.summary
+	case "/api/v1/daily":
+		serve = h.daily
+	case "/api/v1/new":
+		serve = h.newInstances
+	case "/api/v1/upgrades":
+		serve = h.upgrades
+	default:
+		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", allowed)
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	serve(w, r)
+}
+
+func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
+	h.serveQuery(w, r, func(ctx context.Context, win Window) (any, error) {
+		s, err := h.store.Summary(ctx, win)
+		s.Window = win
+		if s.Versions == nil {
+			s.Versions = []VersionCount{}
+		}
+		return s, err
+	})
+}
+
+func (h *handler) daily(w http.ResponseWriter, r *http.Request) {
+	h.serveQuery(w, r, func(ctx context.Context, win Window) (any, error) {
+		d, err := h.store.Daily(ctx, win)
+		return daysBody{Window: win, Days: nonNil(d)}, err
+	})
+}
+
+func (h *handler) newInstances(w http.ResponseWriter, r *http.Request) {
+	h.serveQuery(w, r, func(ctx context.Context, win Window) (any, error) {
+		d, err := h.store.New(ctx, win)
+		return daysBody{Window: win, Days: nonNil(d)}, err
+	})
+}
+
+func (h *handler) upgrades(w http.ResponseWriter, r *http.Request) {
+	h.serveQuery(w, r, func(ctx context.Context, win Window) (any, error) {
+		u, err := h.store.Upgrades(ctx, win)
+		if u == nil {
+			u = []Upgrade{}
+		}
+		return upgradesBody{Window: win, Upgrades: u}, err
+	})
+}
+
+// serveQuery answers an API request: it reads the window, runs query on it and writes the
+// result, or the error.
+func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(context.Context, Window) (any, error)) {
+	n, err := parseDays(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+	defer cancel()
+	body, err := query(ctx, LastDays(h.now(), n))
+	if errors.Is(err, ErrWindow) { // parseDays keeps to what the store takes; should it not
+		writeError(w, http.StatusBadRequest, errDays.Error())
+		return
+	}
+	if err != nil {
+		// The client that went away needs no answer and the log no line.
+		if r.Context().Err() == nil {
+			log.Warningf("report: %s: %v", r.URL.Path, err)
+		}
+		writeError(w, http.StatusServiceUnavailable, "statistics unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, cacheAPI, body)
+}
+
+// errDays is the answer to a days parameter that is not a whole number in range.
+var errDays = errors.New("days must be a whole number from 1 to " + strconv.Itoa(maxWindowDays))
+
+// parseDays reads the days parameter: missing is defaultDays; present, it must be one plain
+// decimal number from 1 to maxWindowDays.
+func parseDays(r *http.Request) (int, error) {
+	values, ok := r.URL.Query()["days"]
+	if !ok {
+		return defaultDays, nil
+	}
+	if len(values) != 1 {
+		return 0, errors.New("days must be given once")
+	}
+	v := values[0]
+	if v == "" || v[0] < '0' || v[0] > '9' { // Atoi also takes a sign
+		return 0, errDays
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxWindowDays {
+		return 0, errDays
+	}
+	return n, nil
+}
+
+// nonNil makes days that the store left nil encode as empty JSON arrays and objects.
+func nonNil(d []Day) []Day {
+	if d == nil {
+		return []Day{}
+	}
+	for i := range d {
+		if d[i].Versions == nil {
+			d[i].Versions = map[string]int64{}
+		}
+	}
+	return d
+}
+
+// writeError writes an error as {"error": msg}, never cached.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, cacheError, struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// writeJSON writes body as a JSON response. It encodes before writing anything, so a body that
+// fails to encode becomes a 500 and not half a response.
+func writeJSON(w http.ResponseWriter, status int, cache string, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		log.Warningf("report: encoding a response: %v", err)
+		status, cache, b = http.StatusInternalServerError, cacheError, []byte(`{"error":"internal error"}`)
+	}
+	b = append(b, '\n')
+	hdr := w.Header()
+	hdr.Set("Content-Type", jsonType)
+	hdr.Set("Cache-Control", cache)
+	hdr.Set("Content-Security-Policy", apiPolicy)
+	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b) // the client may be gone; nothing to do about it
+}

@@ -1,0 +1,524 @@
+package report_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+
+	"github.com/mailustats/mailustats/plugin/report"
+	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/sqlite"
+)
+
+func init() { clog.Discard() }
+
+// handlerNow is the clock of the handler tests: its 30-day window is 2026-10-24 to 2026-11-22.
+var handlerNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// The instances of the handler tests.
+const (
+	instA = "0b7c3d3e-1111-4222-8333-444455556666" // 19, restarted twice
+	instB = "1c8d4e4f-2222-4333-9444-555566667777" // 2024.06, once
+	instC = "2d9e5f50-3333-4444-a555-666677778888" // 19, then 2024.06
+	instD = "3eaf6061-4444-4555-b666-777788889999" // master, first seen before the 30 days
+	instE = "4fb07172-5555-4666-8777-88889999aaaa" // 2024.06, twice on one day
+	instF = "5ac18283-6666-4777-9888-9999aaaabbbb" // 2.0, then 2024.06
+)
+
+var handlerInstances = []string{instA, instB, instC, instD, instE, instF}
+
+// handlerRecords are the announcements of the handler tests, at days and hours before
+// handlerNow's day.
+var handlerRecords = []sink.Record{
+	daysAgo(0, 10, "19", instA),
+	daysAgo(5, 9, "19", instA),
+	daysAgo(1, 7, "2024.06", instB),
+	daysAgo(20, 6, "19", instC),
+	daysAgo(3, 18, "2024.06", instC),
+	daysAgo(50, 12, "master", instD),
+	daysAgo(12, 12, "master", instD),
+	daysAgo(0, 8, "2024.06", instE),
+	daysAgo(0, 11, "2024.06", instE),
+	daysAgo(23, 15, "2.0", instF),
+	daysAgo(17, 15, "2024.06", instF),
+}
+
+// daysAgo is a record n days before handlerNow's day, at hour UTC.
+func daysAgo(n, hour int, version, instance string) sink.Record {
+	day := handlerNow.Truncate(24*time.Hour).AddDate(0, 0, -n)
+	return sink.Record{Time: day.Add(time.Duration(hour) * time.Hour), Version: version, Instance: instance}
+}
+
+func vc(version string, n int64) report.VersionCount {
+	return report.VersionCount{Version: version, Instances: n}
+}
+
+func up(from, to string, n int64) report.Upgrade {
+	return report.Upgrade{From: from, To: to, Instances: n}
+}
+
+// handlerStore writes records into a new SQLite database through the sqlite sink, so the
+// schema is the sink's, and returns a Store reading it, closed when tb ends.
+func handlerStore(tb testing.TB, records []sink.Record) *report.Store {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "stats.db")
+	o, err := sqlite.Parse([]string{path})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := o.Open()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.Write(context.Background(), sink.Batch{ID: "seed", Records: records}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store := report.NewStore(db, report.SQLite)
+	tb.Cleanup(func() { store.Close() })
+	return store
+}
+
+// startHandler serves the handler over a real listener until tb ends.
+func startHandler(tb testing.TB, store *report.Store, now time.Time) *httptest.Server {
+	tb.Helper()
+	ts := httptest.NewServer(report.NewHandler(store, func() time.Time { return now }))
+	tb.Cleanup(ts.Close)
+	return ts
+}
+
+// answer is what a test reads of an HTTP response.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func request(tb testing.TB, method, url string) answer {
+	tb.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return answer{resp.StatusCode, resp.Header, body}
+}
+
+// getJSON GETs url, expects a 200 and decodes the body into v.
+func getJSON(tb testing.TB, url string, v any) {
+	tb.Helper()
+	r := request(tb, http.MethodGet, url)
+	if r.status != http.StatusOK {
+		tb.Fatalf("GET %s: expected 200, got %d: %s", url, r.status, r.body)
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		tb.Fatalf("GET %s: %v in %s", url, err, r.body)
+	}
+}
+
+// The bodies of the day and upgrade endpoints, as a client reads them.
+type (
+	daysBody struct {
+		From string       `json:"from"`
+		To   string       `json:"to"`
+		Days []report.Day `json:"days"`
+	}
+	upgradesBody struct {
+		From     string           `json:"from"`
+		To       string           `json:"to"`
+		Upgrades []report.Upgrade `json:"upgrades"`
+	}
+)
+
+func TestHandlerSummary(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	tests := []struct {
+		query string
+		want  report.Summary
+	}{
+		{"", report.Summary{Window: report.Window{From: "2026-10-24", To: "2026-11-22"}, Instances: 6,
+			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
+		{"?days=30", report.Summary{Window: report.Window{From: "2026-10-24", To: "2026-11-22"}, Instances: 6,
+			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
+		{"?days=7", report.Summary{Window: report.Window{From: "2026-11-16", To: "2026-11-22"}, Instances: 4,
+			Versions: []report.VersionCount{vc("2024.06", 3), vc("19", 1)}}},
+		{"?days=1", report.Summary{Window: report.Window{From: "2026-11-22", To: "2026-11-22"}, Instances: 2,
+			Versions: []report.VersionCount{vc("19", 1), vc("2024.06", 1)}}},
+		{"?days=90", report.Summary{Window: report.Window{From: "2026-08-25", To: "2026-11-22"}, Instances: 6,
+			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
+		{"?days=3660", report.Summary{Window: report.Window{From: "2016-11-15", To: "2026-11-22"}, Instances: 6,
+			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
+	}
+	for _, tc := range tests {
+		var got report.Summary
+		getJSON(t, ts.URL+"/api/v1/summary"+tc.query, &got)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("summary%s: expected %+v, got %+v", tc.query, tc.want, got)
+		}
+	}
+}
+
+func TestHandlerSummaryEmpty(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, nil), handlerNow)
+	r := request(t, http.MethodGet, ts.URL+"/api/v1/summary?days=7")
+	want := `{"from":"2026-11-16","to":"2026-11-22","instances":0,"versions":[]}` + "\n"
+	if r.status != http.StatusOK || string(r.body) != want {
+		t.Errorf("expected 200 %s, got %d %s", want, r.status, r.body)
+	}
+	r = request(t, http.MethodGet, ts.URL+"/api/v1/upgrades?days=7")
+	want = `{"from":"2026-11-16","to":"2026-11-22","upgrades":[]}` + "\n"
+	if r.status != http.StatusOK || string(r.body) != want {
+		t.Errorf("expected 200 %s, got %d %s", want, r.status, r.body)
+	}
+	r = request(t, http.MethodGet, ts.URL+"/api/v1/daily?days=1")
+	want = `{"from":"2026-11-22","to":"2026-11-22","days":[{"day":"2026-11-22","instances":0,"versions":{}}]}` + "\n"
+	if r.status != http.StatusOK || string(r.body) != want {
+		t.Errorf("expected 200 %s, got %d %s", want, r.status, r.body)
+	}
+}
+
+// checkDays checks that got covers every day from..to in order, with the counts of want on
+// the days it names and nothing on the others.
+func checkDays(t *testing.T, name string, got daysBody, from, to string, want map[string]report.Day) {
+	t.Helper()
+	if got.From != from || got.To != to {
+		t.Errorf("%s: expected window %s to %s, got %s to %s", name, from, to, got.From, got.To)
+	}
+	first, _ := time.Parse(time.DateOnly, from)
+	last, _ := time.Parse(time.DateOnly, to)
+	n := int(last.Sub(first).Hours()/24) + 1
+	if len(got.Days) != n {
+		t.Fatalf("%s: expected %d days, got %d", name, n, len(got.Days))
+	}
+	for i, d := range got.Days {
+		day := first.AddDate(0, 0, i).Format(time.DateOnly)
+		w, ok := want[day]
+		if !ok {
+			w = report.Day{Versions: map[string]int64{}}
+		}
+		w.Day = day
+		if !reflect.DeepEqual(d, w) {
+			t.Errorf("%s: day %d: expected %+v, got %+v", name, i, w, d)
+		}
+	}
+}
+
+func TestHandlerDaily(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	last7 := map[string]report.Day{
+		"2026-11-17": {Instances: 1, Versions: map[string]int64{"19": 1}},
+		"2026-11-19": {Instances: 1, Versions: map[string]int64{"2024.06": 1}},
+		"2026-11-21": {Instances: 1, Versions: map[string]int64{"2024.06": 1}},
+		"2026-11-22": {Instances: 2, Versions: map[string]int64{"19": 1, "2024.06": 1}},
+	}
+	var got daysBody
+	getJSON(t, ts.URL+"/api/v1/daily?days=7", &got)
+	checkDays(t, "daily?days=7", got, "2026-11-16", "2026-11-22", last7)
+
+	last30 := map[string]report.Day{
+		"2026-10-30": {Instances: 1, Versions: map[string]int64{"2.0": 1}},
+		"2026-11-02": {Instances: 1, Versions: map[string]int64{"19": 1}},
+		"2026-11-05": {Instances: 1, Versions: map[string]int64{"2024.06": 1}},
+		"2026-11-10": {Instances: 1, Versions: map[string]int64{"master": 1}},
+	}
+	for day, d := range last7 {
+		last30[day] = d
+	}
+	for _, query := range []string{"", "?days=30"} {
+		got = daysBody{}
+		getJSON(t, ts.URL+"/api/v1/daily"+query, &got)
+		checkDays(t, "daily"+query, got, "2026-10-24", "2026-11-22", last30)
+	}
+}
+
+func TestHandlerNew(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	// instD is not new: it was first seen 50 days ago. instC and instF are new with their first
+	// version, and adopt 2024.06 later without being new instances.
+	want := map[string]report.Day{
+		"2026-10-30": {Instances: 1, Versions: map[string]int64{"2.0": 1}},
+		"2026-11-02": {Instances: 1, Versions: map[string]int64{"19": 1}},
+		"2026-11-05": {Instances: 0, Versions: map[string]int64{"2024.06": 1}},
+		"2026-11-17": {Instances: 1, Versions: map[string]int64{"19": 1}},
+		"2026-11-19": {Instances: 0, Versions: map[string]int64{"2024.06": 1}},
+		"2026-11-21": {Instances: 1, Versions: map[string]int64{"2024.06": 1}},
+		"2026-11-22": {Instances: 1, Versions: map[string]int64{"2024.06": 1}},
+	}
+	var got daysBody
+	getJSON(t, ts.URL+"/api/v1/new", &got)
+	checkDays(t, "new", got, "2026-10-24", "2026-11-22", want)
+}
+
+func TestHandlerUpgrades(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	tests := []struct {
+		query string
+		want  upgradesBody
+	}{
+		{"", upgradesBody{"2026-10-24", "2026-11-22", []report.Upgrade{up("19", "2024.06", 1), up("2.0", "2024.06", 1)}}},
+		{"?days=20", upgradesBody{"2026-11-03", "2026-11-22", []report.Upgrade{}}},
+		{"?days=21", upgradesBody{"2026-11-02", "2026-11-22", []report.Upgrade{up("19", "2024.06", 1)}}},
+		{"?days=7", upgradesBody{"2026-11-16", "2026-11-22", []report.Upgrade{}}},
+	}
+	for _, tc := range tests {
+		var got upgradesBody
+		getJSON(t, ts.URL+"/api/v1/upgrades"+tc.query, &got)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("upgrades%s: expected %+v, got %+v", tc.query, tc.want, got)
+		}
+	}
+}
+
+// checkError checks an error response: status, a JSON {"error"} body, never cached.
+func checkError(t *testing.T, name string, r answer, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("%s: expected status %d, got %d: %s", name, status, r.status, r.body)
+	}
+	if got := r.header.Get("Content-Type"); got != "application/json; charset=utf-8" {
+		t.Errorf("%s: expected a JSON Content-Type, got %q", name, got)
+	}
+	if got := r.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("%s: expected Cache-Control no-store, got %q", name, got)
+	}
+	if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("%s: expected X-Content-Type-Options nosniff, got %q", name, got)
+	}
+	var body map[string]string
+	if err := json.Unmarshal(r.body, &body); err != nil || len(body) != 1 || body["error"] == "" {
+		t.Errorf(`%s: expected {"error": "..."}, got %s (%v)`, name, r.body, err)
+	}
+}
+
+func TestHandlerBadDays(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	bad := []string{
+		"days=", "days=abc", "days=0", "days=-1", "days=-0", "days=+7", "days=3661", "days=10000",
+		"days=99999999999999999999", "days=7.5", "days=1e3", "days=0x10", "days=%207", "days=7%20",
+		"days=7&days=7", "days", "days=%E2%80%8B7",
+	}
+	for _, path := range []string{"summary", "daily", "new", "upgrades"} {
+		for _, q := range bad {
+			url := ts.URL + "/api/v1/" + path + "?" + q
+			r := request(t, http.MethodGet, url)
+			checkError(t, path+"?"+q, r, http.StatusBadRequest)
+			if !strings.Contains(string(r.body), "days") {
+				t.Errorf("%s?%s: expected the error to name days, got %s", path, q, r.body)
+			}
+		}
+	}
+}
+
+func TestHandlerNotFound(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	for _, path := range []string{
+		"/api/v1/", "/api/v1/nope", "/api/v1/summary/", "/api/v2/summary", "/api/v1/SUMMARY",
+		"/index.html", "/favicon.ico", "/api/v1/summary.json", "//api/v1/summary",
+	} {
+		checkError(t, "GET "+path, request(t, http.MethodGet, ts.URL+path), http.StatusNotFound)
+	}
+	checkError(t, "POST /nope", request(t, http.MethodPost, ts.URL+"/nope"), http.StatusNotFound)
+}
+
+func TestHandlerMethodNotAllowed(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	for _, path := range []string{"/", "/api/v1/summary", "/api/v1/daily", "/api/v1/new", "/api/v1/upgrades"} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
+			r := request(t, method, ts.URL+path+"?days=7")
+			checkError(t, method+" "+path, r, http.StatusMethodNotAllowed)
+			if got := r.header.Get("Allow"); got != "GET, HEAD" {
+				t.Errorf("%s %s: expected Allow: GET, HEAD, got %q", method, path, got)
+			}
+		}
+	}
+}
+
+func TestHandlerDatabaseError(t *testing.T) {
+	store := handlerStore(t, handlerRecords)
+	ts := startHandler(t, store, handlerNow)
+	store.Close()
+	for _, path := range []string{"summary", "daily", "new", "upgrades"} {
+		r := request(t, http.MethodGet, ts.URL+"/api/v1/"+path)
+		checkError(t, path, r, http.StatusServiceUnavailable)
+		if strings.Contains(string(r.body), "closed") || strings.Contains(string(r.body), "sql") {
+			t.Errorf("%s: expected the database's error kept out of the answer, got %s", path, r.body)
+		}
+	}
+}
+
+func TestHandlerHeaders(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	for _, path := range []string{"summary", "daily", "new", "upgrades"} {
+		url := ts.URL + "/api/v1/" + path + "?days=7"
+		get := request(t, http.MethodGet, url)
+		for name, want := range map[string]string{
+			"Content-Type":            "application/json; charset=utf-8",
+			"Cache-Control":           "public, max-age=60",
+			"X-Content-Type-Options":  "nosniff",
+			"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+			"Content-Length":          strconv.Itoa(len(get.body)),
+		} {
+			if got := get.header.Get(name); got != want {
+				t.Errorf("GET %s: expected %s %q, got %q", path, name, want, got)
+			}
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(get.body, &obj); err != nil {
+			t.Errorf("GET %s: expected a JSON object, got %s", path, get.body)
+		}
+
+		head := request(t, http.MethodHead, url)
+		if head.status != http.StatusOK || len(head.body) != 0 {
+			t.Errorf("HEAD %s: expected 200 and no body, got %d and %q", path, head.status, head.body)
+		}
+		for _, name := range []string{"Content-Type", "Cache-Control", "Content-Length"} {
+			if got, want := head.header.Get(name), get.header.Get(name); got != want {
+				t.Errorf("HEAD %s: expected %s %q as for GET, got %q", path, name, want, got)
+			}
+		}
+	}
+}
+
+// inlineElement matches the page's inline script and style.
+var inlineElement = regexp.MustCompile(`(?s)<(script|style)>(.*?)</(?:script|style)>`)
+
+func TestHandlerPage(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	r := request(t, http.MethodGet, ts.URL+"/")
+	if r.status != http.StatusOK {
+		t.Fatalf("expected 200, got %d", r.status)
+	}
+	for name, want := range map[string]string{
+		"Content-Type":           "text/html; charset=utf-8",
+		"Cache-Control":          "public, max-age=300",
+		"X-Content-Type-Options": "nosniff",
+		"Content-Length":         strconv.Itoa(len(r.body)),
+	} {
+		if got := r.header.Get(name); got != want {
+			t.Errorf("expected %s %q, got %q", name, want, got)
+		}
+	}
+	page := string(r.body)
+	for _, want := range []string{`<html lang="en">`, `<meta name="viewport"`, "<title>", "<h1>", "<th scope=\"col\">", `id="chart"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("expected the page to hold %q", want)
+		}
+	}
+
+	// The policy allows the page's own inline script and style, by hash, and no other source.
+	csp := r.header.Get("Content-Security-Policy")
+	directives := map[string]string{}
+	for _, d := range strings.Split(csp, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = value
+	}
+	found := inlineElement.FindAllStringSubmatch(page, -1)
+	if len(found) != 2 {
+		t.Fatalf("expected one inline style and one inline script, got %d", len(found))
+	}
+	for _, m := range found {
+		sum := sha256.Sum256([]byte(m[2]))
+		want := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+		if got := directives[m[1]+"-src"]; got != want {
+			t.Errorf("expected %s-src %s, got %q", m[1], want, got)
+		}
+	}
+	for name, want := range map[string]string{
+		"default-src": "'none'", "connect-src": "'self'", "img-src": "'self' data:",
+		"base-uri": "'none'", "form-action": "'none'", "frame-ancestors": "'none'",
+	} {
+		if got := directives[name]; got != want {
+			t.Errorf("expected %s %s, got %q in %q", name, want, got, csp)
+		}
+	}
+	for _, no := range []string{"unsafe", "http:", "https:", "*", "//"} {
+		if strings.Contains(csp, no) {
+			t.Errorf("expected no %q in the policy, got %q", no, csp)
+		}
+	}
+	// Nothing in the page loads from elsewhere, and its markup runs no script of its own.
+	markup := inlineElement.ReplaceAllString(page, "")
+	external := regexp.MustCompile(`(?i)(src|href|action)\s*=\s*["']?\s*(https?:)?//|<(iframe|object|embed|img|script|style)\b|\son[a-z]+\s*=|\sstyle\s*=`)
+	if m := external.FindString(markup); m != "" {
+		t.Errorf("expected the page to load nothing from elsewhere, found %q", m)
+	}
+	if strings.Contains(page, "@import") || strings.Contains(page, "url(") {
+		t.Error("expected the style to load nothing")
+	}
+
+	head := request(t, http.MethodHead, ts.URL+"/")
+	if head.status != http.StatusOK || len(head.body) != 0 || head.header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		head.header.Get("Content-Security-Policy") != csp {
+		t.Errorf("HEAD /: expected 200, the page's headers and no body, got %d %v %q", head.status, head.header, head.body)
+	}
+	// The page ignores the query; its script reads ?days.
+	if r := request(t, http.MethodGet, ts.URL+"/?days=7"); r.status != http.StatusOK || string(r.body) != page {
+		t.Errorf("GET /?days=7: expected the page, got %d", r.status)
+	}
+}
+
+// instanceID matches anything that looks like an instance ID.
+var instanceID = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+func TestHandlerNoInstanceInAnyResponse(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	var paths []string
+	for _, p := range []string{"summary", "daily", "new", "upgrades"} {
+		for _, q := range []string{"", "?days=1", "?days=7", "?days=90", "?days=3660", "?days=0", "?days=" + instA} {
+			paths = append(paths, "/api/v1/"+p+q)
+		}
+	}
+	paths = append(paths, "/", "/nope", "/api/v1/"+instA)
+	for _, path := range paths {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			r := request(t, method, ts.URL+path)
+			if m := instanceID.Find(r.body); m != nil {
+				t.Errorf("%s %s: expected no instance ID in the answer, found %s", method, path, m)
+			}
+			for _, id := range handlerInstances {
+				if strings.Contains(strings.ToLower(string(r.body)), id) {
+					t.Errorf("%s %s: the answer holds instance %s", method, path, id)
+				}
+			}
+		}
+	}
+}
+
+func TestHandlerDefaultClock(t *testing.T) {
+	ts := httptest.NewServer(report.NewHandler(handlerStore(t, nil), nil))
+	defer ts.Close()
+	before := report.LastDays(time.Now(), 2)
+	var got report.Summary
+	getJSON(t, ts.URL+"/api/v1/summary?days=2", &got)
+	if after := report.LastDays(time.Now(), 2); got.Window != before && got.Window != after {
+		t.Errorf("expected the window %+v of time.Now, got %+v", after, got.Window)
+	}
+}
