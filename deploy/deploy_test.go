@@ -1,0 +1,975 @@
+// Package deploy holds the deployment files of mailustats (container image, Kubernetes, systemd,
+// Grafana); its tests check that they are consistent with each other and that every Corefile
+// here starts the real binary.
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"go.yaml.in/yaml/v2"
+)
+
+// Bounds on waiting for the binary.
+const (
+	startTimeout = 30 * time.Second
+	stopTimeout  = 30 * time.Second
+)
+
+// metricLabels are the metrics mailustats exports, with their labels.
+var metricLabels = map[string][]string{
+	"coredns_mailustats_queries_total":      {"server", "result"},
+	"coredns_mailustats_dropped_total":      {"server"},
+	"coredns_mailustats_sink_errors_total":  {"sink"},
+	"coredns_mailustats_sink_dropped_total": {"sink"},
+	"coredns_mailustats_queue_length":       {},
+	"coredns_mailustats_active_instances":   {"version", "window"},
+}
+
+// targetLabels are the labels Prometheus adds to every scraped series.
+var targetLabels = []string{"instance", "job"}
+
+// newDirectives are the mailustats options being added while these files were written: a binary
+// that does not know them yet skips the start-up tests instead of failing them.
+var newDirectives = regexp.MustCompile(`unknown property '(api|hash_ids)'`)
+
+// validName is a name mailustats records.
+const validName = "19.0b7c3d3e-1111-4222-8333-444455556666.stats.mailu.io."
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// coreDNS builds the repository's binary once, as the Dockerfile does, and returns its path.
+func coreDNS(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			binErr = err
+			return
+		}
+		if binDir, binErr = os.MkdirTemp("", "mailustats-deploy-"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "coredns")
+		cmd := exec.Command(goBin, "build", "-o", binPath, "./build")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build ./build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("expected the binary to build, got %v", binErr)
+	}
+	return binPath
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The Kubernetes manifests, as far as the tests look into them.
+
+type object struct {
+	APIVersion string            `yaml:"apiVersion"`
+	Kind       string            `yaml:"kind"`
+	Metadata   meta              `yaml:"metadata"`
+	Data       map[string]string `yaml:"data"`
+	StringData map[string]string `yaml:"stringData"`
+	Spec       spec              `yaml:"spec"`
+}
+
+type meta struct {
+	Name      string            `yaml:"name"`
+	Namespace string            `yaml:"namespace"`
+	Labels    map[string]string `yaml:"labels"`
+}
+
+type spec struct {
+	Selector labelSelector `yaml:"selector"`
+	// Deployment
+	Replicas int `yaml:"replicas"`
+	Template struct {
+		Metadata meta    `yaml:"metadata"`
+		Spec     podSpec `yaml:"spec"`
+	} `yaml:"template"`
+	// Service
+	Type  string        `yaml:"type"`
+	Ports []servicePort `yaml:"ports"`
+}
+
+// labelSelector is the labels a selector requires: a Deployment's or PodDisruptionBudget's
+// spec.selector.matchLabels, or a Service's spec.selector.
+type labelSelector map[string]string
+
+func (s *labelSelector) UnmarshalYAML(unmarshal func(interface{}) error) error {
+	var withMatch struct {
+		MatchLabels map[string]string `yaml:"matchLabels"`
+	}
+	if err := unmarshal(&withMatch); err == nil && withMatch.MatchLabels != nil {
+		*s = withMatch.MatchLabels
+		return nil
+	}
+	var labels map[string]string
+	err := unmarshal(&labels)
+	*s = labels
+	return err
+}
+
+type podSpec struct {
+	SecurityContext struct {
+		RunAsNonRoot bool `yaml:"runAsNonRoot"`
+	} `yaml:"securityContext"`
+	Containers []container `yaml:"containers"`
+	Volumes    []struct {
+		Name      string `yaml:"name"`
+		ConfigMap struct {
+			Name string `yaml:"name"`
+		} `yaml:"configMap"`
+	} `yaml:"volumes"`
+}
+
+type container struct {
+	Name  string `yaml:"name"`
+	Image string `yaml:"image"`
+	Env   []struct {
+		Name      string `yaml:"name"`
+		ValueFrom struct {
+			SecretKeyRef struct {
+				Name string `yaml:"name"`
+				Key  string `yaml:"key"`
+			} `yaml:"secretKeyRef"`
+		} `yaml:"valueFrom"`
+	} `yaml:"env"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+		Protocol      string `yaml:"protocol"`
+	} `yaml:"ports"`
+	SecurityContext struct {
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
+		Capabilities             struct {
+			Add  []string `yaml:"add"`
+			Drop []string `yaml:"drop"`
+		} `yaml:"capabilities"`
+	} `yaml:"securityContext"`
+	LivenessProbe  probe `yaml:"livenessProbe"`
+	ReadinessProbe probe `yaml:"readinessProbe"`
+	Resources      struct {
+		Requests map[string]string `yaml:"requests"`
+		Limits   map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type probe struct {
+	HTTPGet struct {
+		Path string      `yaml:"path"`
+		Port interface{} `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+type servicePort struct {
+	Port       int         `yaml:"port"`
+	TargetPort interface{} `yaml:"targetPort"`
+	Protocol   string      `yaml:"protocol"`
+}
+
+// manifests parses every document of the Kubernetes file, by kind.
+func manifests(t *testing.T) map[string]object {
+	t.Helper()
+	text := readFile(t, "kubernetes/mailustats.yaml")
+	objects := map[string]object{}
+	for i, doc := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(text, -1) {
+		var o object
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("document %d: expected YAML, got %v", i, err)
+		}
+		if o.Kind == "" && o.APIVersion == "" {
+			continue // comments only
+		}
+		if o.Kind == "" || o.APIVersion == "" || o.Metadata.Name == "" {
+			t.Fatalf("document %d: expected apiVersion, kind and metadata.name, got %+v", i, o)
+		}
+		if o.Metadata.Namespace != "" {
+			t.Errorf("%s: expected no namespace (applied with -n), got %q", o.Kind, o.Metadata.Namespace)
+		}
+		if _, dup := objects[o.Kind]; dup {
+			t.Fatalf("expected one %s, got two", o.Kind)
+		}
+		objects[o.Kind] = o
+	}
+	return objects
+}
+
+func TestKubernetes(t *testing.T) {
+	objects := manifests(t)
+	var kinds []string
+	for k := range objects {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	if want := []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service"}; !slices.Equal(kinds, want) {
+		t.Fatalf("expected kinds %v, got %v", want, kinds)
+	}
+	secret, cm, dep, svc := objects["Secret"], objects["ConfigMap"], objects["Deployment"], objects["Service"]
+
+	for _, key := range []string{"dsn", "hash-secret"} {
+		if v := secret.StringData[key]; !strings.Contains(v, "CHANGE-ME") {
+			t.Errorf("Secret %s: expected a placeholder marked CHANGE-ME in %q, got %q", secret.Metadata.Name, key, v)
+		}
+	}
+
+	corefile := cm.Data["Corefile"]
+	for _, want := range []string{"sink postgres {$MAILUSTATS_DSN}", "hash_ids {$MAILUSTATS_HASH_SECRET}", "api 127.0.0.1:9154", "ready :8181\n"} {
+		if !strings.Contains(corefile, want) {
+			t.Errorf("ConfigMap Corefile: expected %q, got\n%s", want, corefile)
+		}
+	}
+	addrs := corefileAddrs(corefile)
+
+	if dep.Spec.Replicas != 2 {
+		t.Errorf("expected 2 replicas, got %d", dep.Spec.Replicas)
+	}
+	podLabels := dep.Spec.Template.Metadata.Labels
+	for _, kind := range []string{"Deployment", "Service", "PodDisruptionBudget"} {
+		if sel := objects[kind].Spec.Selector; !selects(sel, podLabels) {
+			t.Errorf("%s: expected its selector to match the pod labels %v, got %v", kind, podLabels, sel)
+		}
+	}
+	pod := dep.Spec.Template.Spec
+	if !pod.SecurityContext.RunAsNonRoot {
+		t.Error("expected runAsNonRoot")
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("expected one container, got %d", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+
+	sc := c.SecurityContext
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || !sc.ReadOnlyRootFilesystem ||
+		!slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || !slices.Equal(sc.Capabilities.Add, []string{"NET_BIND_SERVICE"}) {
+		t.Errorf("expected no privilege escalation, a read-only root and only NET_BIND_SERVICE, got %+v", sc)
+	}
+
+	if p := c.LivenessProbe.HTTPGet; p.Path != "/health" || fmt.Sprint(p.Port) != "8080" || addrs["health"] != "8080" {
+		t.Errorf("expected liveness GET /health on 8080 as the Corefile's health, got %s on %v (Corefile %q)", p.Path, p.Port, addrs["health"])
+	}
+	if p := c.ReadinessProbe.HTTPGet; p.Path != "/ready" || fmt.Sprint(p.Port) != "8181" || addrs["ready"] != "8181" {
+		t.Errorf("expected readiness GET /ready on 8181 as the Corefile's ready, got %s on %v (Corefile %q)", p.Path, p.Port, addrs["ready"])
+	}
+
+	ports := map[string]string{} // "53/UDP" -> name
+	for _, p := range c.Ports {
+		ports[fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)] = p.Name
+	}
+	for _, want := range []string{addrs["dns"] + "/UDP", addrs["dns"] + "/TCP", addrs["prometheus"] + "/TCP"} {
+		if _, ok := ports[want]; !ok {
+			t.Errorf("expected container port %s (from the Corefile), got %v", want, ports)
+		}
+	}
+	if addrs["dns"] != "53" || addrs["prometheus"] != "9153" {
+		t.Errorf("expected DNS on 53 and metrics on 9153, got %v", addrs)
+	}
+
+	if c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" || c.Resources.Requests["cpu"] == "" {
+		t.Errorf("expected cpu and memory requests and a memory limit, got %+v", c.Resources)
+	}
+
+	env := map[string]bool{}
+	for _, e := range c.Env {
+		env[e.Name] = true
+		if ref := e.ValueFrom.SecretKeyRef; ref.Name != "" {
+			if ref.Name != secret.Metadata.Name || secret.StringData[ref.Key] == "" {
+				t.Errorf("env %s: expected a key of Secret %s, got %s/%s", e.Name, secret.Metadata.Name, ref.Name, ref.Key)
+			}
+		}
+	}
+	for _, m := range regexp.MustCompile(`\{\$(\w+)\}`).FindAllStringSubmatch(corefile, -1) {
+		if !env[m[1]] {
+			t.Errorf("expected the container to set %s, which the Corefile reads", m[1])
+		}
+	}
+
+	mounted := false
+	for _, v := range pod.Volumes {
+		if v.ConfigMap.Name != cm.Metadata.Name {
+			continue
+		}
+		for _, m := range c.VolumeMounts {
+			mounted = mounted || (m.Name == v.Name && m.MountPath == "/etc/coredns")
+		}
+	}
+	if !mounted {
+		t.Error("expected the ConfigMap mounted on /etc/coredns, where the image's entrypoint reads the Corefile")
+	}
+
+	if svc.Spec.Type != "LoadBalancer" {
+		t.Errorf("expected a LoadBalancer Service, got %q", svc.Spec.Type)
+	}
+	var svcPorts []string
+	for _, p := range svc.Spec.Ports {
+		svcPorts = append(svcPorts, fmt.Sprintf("%d/%s", p.Port, p.Protocol))
+		target := fmt.Sprint(p.TargetPort)
+		if name, ok := ports[target+"/"+p.Protocol]; !ok && !slices.Contains(mapValues(ports), target) {
+			t.Errorf("Service port %d/%s: expected its targetPort %q to be a container port, got %v", p.Port, p.Protocol, target, ports)
+		} else if ok && name == "" {
+			t.Errorf("Service port %d/%s: expected a named container port", p.Port, p.Protocol)
+		}
+	}
+	slices.Sort(svcPorts)
+	if want := []string{"53/TCP", "53/UDP"}; !slices.Equal(svcPorts, want) {
+		t.Errorf("expected Service ports %v, got %v", want, svcPorts)
+	}
+}
+
+func selects(selector, labels map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// corefileAddrs returns the ports of a Corefile's single server block ("dns") and of its health,
+// ready, prometheus and mailustats api lines.
+func corefileAddrs(corefile string) map[string]string {
+	addrs := map[string]string{}
+	for _, line := range strings.Split(corefile, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		_, port, err := net.SplitHostPort(f[1])
+		switch {
+		case f[len(f)-1] == "{" && len(f) == 2 && strings.Contains(f[0], ":"):
+			_, port, _ = net.SplitHostPort(f[0])
+			addrs["dns"] = port
+		case err == nil && slices.Contains([]string{"health", "ready", "prometheus", "api"}, f[0]):
+			addrs[f[0]] = port
+		}
+	}
+	return addrs
+}
+
+func TestDockerfile(t *testing.T) {
+	df := readFile(t, "Dockerfile")
+	for _, want := range []string{
+		"FROM golang:1.26-bookworm AS build",
+		"libcap2-bin",
+		"CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /coredns ./build",
+		"setcap cap_net_bind_service=+ep /coredns",
+		"FROM gcr.io/distroless/static-debian12:nonroot",
+		"COPY --from=build /coredns /coredns",
+		"COPY deploy/Corefile /etc/coredns/Corefile",
+		"--chown=65532:65532",
+		"USER 65532:65532",
+		"VOLUME /var/lib/mailustats",
+		"EXPOSE 53/udp 53/tcp 9153/tcp",
+		`ENTRYPOINT ["/coredns", "-conf", "/etc/coredns/Corefile"]`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile: expected %q", want)
+		}
+	}
+	corefile := readFile(t, "Corefile")
+	if !strings.Contains(corefile, "sink sqlite /var/lib/mailustats/") {
+		t.Error("Corefile: expected the SQLite database on the image's volume /var/lib/mailustats")
+	}
+	if a := corefileAddrs(corefile); a["dns"] != "53" || a["prometheus"] != "9153" || a["health"] != "8080" || a["ready"] != "8181" {
+		t.Errorf("Corefile: expected DNS on 53, metrics on 9153, health on 8080, ready on 8181, got %v", a)
+	}
+	ignore := readFile(t, "Dockerfile.dockerignore")
+	if !strings.Contains(ignore, "!deploy/Corefile") {
+		t.Error("Dockerfile.dockerignore: expected deploy/Corefile kept in the context")
+	}
+}
+
+// unitSettings reads a systemd unit's Key=Value lines; a repeated key keeps every value.
+func unitSettings(unit string) map[string][]string {
+	settings := map[string][]string{}
+	for _, line := range strings.Split(unit, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' || line[0] == '[' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			settings[k] = append(settings[k], v)
+		}
+	}
+	return settings
+}
+
+func TestSystemdUnit(t *testing.T) {
+	s := unitSettings(readFile(t, "systemd/mailustats.service"))
+	for key, want := range map[string]string{
+		"ExecStart":               "/usr/local/bin/coredns -conf /etc/mailustats/Corefile",
+		"ExecReload":              "/bin/kill -USR1 $MAINPID",
+		"Restart":                 "on-failure",
+		"EnvironmentFile":         "-/etc/mailustats/env",
+		"DynamicUser":             "yes",
+		"StateDirectory":          "mailustats",
+		"AmbientCapabilities":     "CAP_NET_BIND_SERVICE",
+		"CapabilityBoundingSet":   "CAP_NET_BIND_SERVICE",
+		"NoNewPrivileges":         "yes",
+		"ProtectSystem":           "strict",
+		"ProtectHome":             "yes",
+		"PrivateTmp":              "yes",
+		"PrivateDevices":          "yes",
+		"RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
+		"SystemCallFilter":        "@system-service",
+	} {
+		if got := s[key]; !slices.Contains(got, want) {
+			t.Errorf("expected %s=%s, got %q", key, want, got)
+		}
+	}
+	corefile := readFile(t, "systemd/Corefile")
+	if !strings.Contains(corefile, "sink sqlite /var/lib/mailustats/") {
+		t.Error("systemd/Corefile: expected the SQLite database in the StateDirectory /var/lib/mailustats")
+	}
+	for _, m := range regexp.MustCompile(`\{\$(\w+)\}`).FindAllStringSubmatch(corefile, -1) {
+		if !strings.Contains(readFile(t, "systemd/mailustats.service"), m[1]) {
+			t.Errorf("expected the unit to mention %s, which its Corefile reads", m[1])
+		}
+	}
+}
+
+func TestSystemdVerify(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	// verify wants ExecStart's binary to exist: point it at the one built here.
+	unit := strings.ReplaceAll(readFile(t, "systemd/mailustats.service"), "/usr/local/bin/coredns", coreDNS(t))
+	path := filepath.Join(t.TempDir(), "mailustats.service")
+	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("expected systemd-analyze verify to pass silently, got %v\n%s", err, out)
+	}
+}
+
+func TestGrafana(t *testing.T) {
+	var dash struct {
+		SchemaVersion int `json:"schemaVersion"`
+		Templating    struct {
+			List []struct {
+				Name    string `json:"name"`
+				Type    string `json:"type"`
+				Query   string `json:"query"`
+				Options []struct {
+					Value string `json:"value"`
+				} `json:"options"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []panel `json:"panels"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, "grafana/mailustats.json")), &dash); err != nil {
+		t.Fatalf("expected JSON, got %v", err)
+	}
+	if dash.SchemaVersion < 36 {
+		t.Errorf("expected schemaVersion 36 or later, got %d", dash.SchemaVersion)
+	}
+	vars := map[string][]string{}
+	for _, v := range dash.Templating.List {
+		vars[v.Name] = []string{v.Type, v.Query}
+		if v.Name == "window" {
+			var opts []string
+			for _, o := range v.Options {
+				opts = append(opts, o.Value)
+			}
+			if !slices.Equal(opts, []string{"1d", "7d", "30d"}) || v.Query != "1d,7d,30d" {
+				t.Errorf("expected window options 1d, 7d, 30d, got %v and %q", opts, v.Query)
+			}
+		}
+	}
+	if !slices.Equal(vars["DS_PROMETHEUS"], []string{"datasource", "prometheus"}) || vars["window"] == nil {
+		t.Fatalf("expected the variables DS_PROMETHEUS (a Prometheus data source) and window, got %v", vars)
+	}
+
+	used := map[string]bool{}
+	ids := map[int]bool{}
+	var walk func([]panel)
+	walk = func(panels []panel) {
+		for _, p := range panels {
+			if ids[p.ID] {
+				t.Errorf("panel %q: expected a unique id, got %d again", p.Title, p.ID)
+			}
+			ids[p.ID] = true
+			if p.GridPos.W == 0 || p.GridPos.H == 0 {
+				t.Errorf("panel %q: expected a gridPos", p.Title)
+			}
+			walk(p.Panels)
+			if p.Type == "row" {
+				continue
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("panel %q: expected a query", p.Title)
+			}
+			for _, ds := range append([]datasource{p.Datasource}, targetSources(p.Targets)...) {
+				if ds.UID != "${DS_PROMETHEUS}" {
+					t.Errorf("panel %q: expected the data source ${DS_PROMETHEUS}, got %q", p.Title, ds.UID)
+				}
+			}
+			for _, tg := range p.Targets {
+				metrics, err := checkPromQL(tg.Expr)
+				if err != nil {
+					t.Errorf("panel %q: %v", p.Title, err)
+				}
+				for _, m := range metrics {
+					used[m] = true
+				}
+			}
+		}
+	}
+	walk(dash.Panels)
+	for m := range metricLabels {
+		if !used[m] {
+			t.Errorf("expected a panel showing %s", m)
+		}
+	}
+}
+
+type datasource struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type panel struct {
+	ID         int        `json:"id"`
+	Type       string     `json:"type"`
+	Title      string     `json:"title"`
+	Datasource datasource `json:"datasource"`
+	GridPos    struct {
+		W int `json:"w"`
+		H int `json:"h"`
+	} `json:"gridPos"`
+	Targets []struct {
+		Datasource datasource `json:"datasource"`
+		Expr       string     `json:"expr"`
+	} `json:"targets"`
+	Panels []panel `json:"panels"`
+}
+
+func targetSources(targets []struct {
+	Datasource datasource `json:"datasource"`
+	Expr       string     `json:"expr"`
+}) []datasource {
+	var out []datasource
+	for _, t := range targets {
+		out = append(out, t.Datasource)
+	}
+	return out
+}
+
+var (
+	promString   = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`)
+	promRange    = regexp.MustCompile(`\[[^\]]*\]`)
+	promSelector = regexp.MustCompile(`([A-Za-z_:][A-Za-z0-9_:]*)?\s*\{([^}]*)\}`)
+	promMatcher  = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)`)
+	promGrouping = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)`)
+	promFunction = regexp.MustCompile(`\b[A-Za-z_][A-Za-z0-9_]*\s*\(`)
+	promIdent    = regexp.MustCompile(`\b[A-Za-z_:][A-Za-z0-9_:]*`)
+	promNumber   = regexp.MustCompile(`\b[0-9][0-9.eE+\-]*[a-z]*`)
+	promKeywords = []string{"and", "or", "unless", "bool", "offset", "atan2"}
+)
+
+// checkPromQL returns the metric names expr reads, and an error when one of them, or a label it
+// names, is not one mailustats exports.
+func checkPromQL(expr string) ([]string, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, errors.New("expected an expression, got none")
+	}
+	s := promRange.ReplaceAllString(promString.ReplaceAllString(expr, `""`), " ")
+	var metrics, problems []string
+	known := func(metric string) bool {
+		_, ok := metricLabels[metric]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("unknown metric %s", metric))
+		}
+		return ok
+	}
+	s = promSelector.ReplaceAllStringFunc(s, func(sel string) string {
+		m := promSelector.FindStringSubmatch(sel)
+		if m[1] == "" || !known(m[1]) {
+			if m[1] == "" {
+				problems = append(problems, "a selector without a metric name")
+			}
+			return " "
+		}
+		metrics = append(metrics, m[1])
+		for _, l := range promMatcher.FindAllStringSubmatch(m[2], -1) {
+			if !slices.Contains(metricLabels[m[1]], l[1]) && !slices.Contains(targetLabels, l[1]) {
+				problems = append(problems, fmt.Sprintf("%s has no label %s", m[1], l[1]))
+			}
+		}
+		return " "
+	})
+	var grouped []string
+	s = promGrouping.ReplaceAllStringFunc(s, func(g string) string {
+		for _, l := range strings.Split(promGrouping.FindStringSubmatch(g)[1], ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				grouped = append(grouped, l)
+			}
+		}
+		return " "
+	})
+	s = promNumber.ReplaceAllString(promFunction.ReplaceAllString(s, "("), " ")
+	for _, id := range promIdent.FindAllString(s, -1) {
+		if !slices.Contains(promKeywords, id) && known(id) {
+			metrics = append(metrics, id)
+		}
+	}
+	for _, l := range grouped {
+		ok := slices.Contains(targetLabels, l)
+		for _, m := range metrics {
+			ok = ok || slices.Contains(metricLabels[m], l)
+		}
+		if !ok {
+			problems = append(problems, fmt.Sprintf("no metric of the expression has the label %s", l))
+		}
+	}
+	if len(metrics) == 0 {
+		problems = append(problems, "no metric")
+	}
+	if len(problems) > 0 {
+		return metrics, fmt.Errorf("expression %q: %s", expr, strings.Join(problems, "; "))
+	}
+	return metrics, nil
+}
+
+func TestCheckPromQL(t *testing.T) {
+	tests := []struct {
+		expr string
+		ok   bool
+	}{
+		{`sum by (result) (rate(coredns_mailustats_queries_total[5m]))`, true},
+		{`max by (version) (coredns_mailustats_active_instances{window="$window"})`, true},
+		{`coredns_mailustats_queue_length`, true},
+		{`sum(rate(coredns_mailustats_sink_errors_total{sink=~"sqlite:.*"}[$__rate_interval])) by (sink)`, true},
+		{`rate(coredns_mailustats_queries_total{result="recorded"}[5m]) / 2`, true},
+		{`rate(coredns_dns_requests_total[5m])`, false},
+		{`coredns_mailustats_queue_length{sink="x"}`, false},
+		{`sum by (version) (coredns_mailustats_queries_total)`, false},
+		{`coredns_mailustats_active_instance`, false},
+		{``, false},
+	}
+	for _, tc := range tests {
+		_, err := checkPromQL(tc.expr)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: expected ok %v, got %v", tc.expr, tc.ok, err)
+		}
+	}
+}
+
+// Starting the binary on each Corefile.
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// freePort returns a loopback port free for both TCP and UDP at the time of the call.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// localize rewrites a deployment Corefile to run unprivileged beside other tests: every listening
+// address becomes a free loopback port, the server block also binds to loopback only, and
+// /var/lib/mailustats becomes dir. It returns the new Corefile and the ports by corefileAddrs'
+// names.
+func localize(t *testing.T, corefile, dir string) (string, map[string]int) {
+	t.Helper()
+	ports := map[string]int{}
+	var out []string
+	depth := 0
+	for _, line := range strings.Split(strings.ReplaceAll(corefile, "/var/lib/mailustats", dir), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch {
+		case depth == 0 && strings.Contains(f[0], ":"):
+			zone, _, err := net.SplitHostPort(f[0])
+			if err != nil {
+				t.Fatalf("server block %q: %v", f[0], err)
+			}
+			ports["dns"] = freePort(t)
+			line = strings.Replace(line, f[0], net.JoinHostPort(zone, strconv.Itoa(ports["dns"])), 1) + "\n    bind 127.0.0.1"
+		case len(f) >= 2 && slices.Contains([]string{"health", "ready", "prometheus", "api"}, f[0]):
+			if _, _, err := net.SplitHostPort(f[1]); err == nil {
+				ports[f[0]] = freePort(t)
+				line = strings.Replace(line, f[1], net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[f[0]])), 1)
+			}
+		}
+		depth += strings.Count(line, "{") - strings.Count(line, "}")
+		out = append(out, line)
+	}
+	for _, name := range []string{"dns", "health", "ready", "prometheus"} {
+		if ports[name] == 0 {
+			t.Fatalf("expected the Corefile to have %s on a port, got\n%s", name, corefile)
+		}
+	}
+	return strings.Join(out, "\n") + "\n", ports
+}
+
+func TestCorefilesStart(t *testing.T) {
+	k8s := manifests(t)["ConfigMap"].Data["Corefile"]
+	for _, tc := range []struct {
+		name, corefile, db string // db: the SQLite file the sink creates, relative to the data dir
+	}{
+		{"image", readFile(t, "Corefile"), "mailustats.db"},
+		{"systemd", readFile(t, "systemd/Corefile"), "mailustats.db"},
+		{"kubernetes", k8s, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runCorefile(t, coreDNS(t), tc.corefile, tc.db)
+		})
+	}
+}
+
+// runCorefile starts bin on the localized corefile, waits until it answers a valid name, checks
+// its health, readiness and metrics, stops it with SIGTERM and requires exit status 0.
+func runCorefile(t *testing.T, bin, corefile, db string) {
+	for attempt := 1; ; attempt++ {
+		err := startCorefile(t, bin, corefile, db)
+		if err == nil {
+			return
+		}
+		// A port found free was taken before coredns bound it: try others.
+		if !strings.Contains(err.Error(), "address already in use") || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: %v", attempt, err)
+	}
+}
+
+// startCorefile does the work of runCorefile; it returns an error when coredns exits at
+// start-up, and fails the test on anything else.
+func startCorefile(t *testing.T, bin, corefile, db string) error {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	corefile, ports := localize(t, corefile, data)
+	conf := filepath.Join(dir, "Corefile")
+	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var out lockedBuffer
+	cmd := exec.Command(bin, "-conf", conf)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append(os.Environ(),
+		// Nothing listens there: the PostgreSQL sink starts with its database down.
+		fmt.Sprintf("MAILUSTATS_DSN=postgres://mailustats@127.0.0.1:%d/mailustats?sslmode=disable&connect_timeout=1", freePort(t)),
+		"MAILUSTATS_HASH_SECRET=deploy-test-secret",
+	)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf(format+"\nCorefile:\n%s\noutput:\n%s", append(args, corefile, out.String())...)
+	}
+
+	dnsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports["dns"]))
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case err := <-exited:
+			stopped = true
+			if m := newDirectives.FindString(out.String()); m != "" {
+				t.Skipf("the binary does not accept %s yet (being added to the plugin); the Corefile keeps it:\n%s", m, out.String())
+			}
+			return fmt.Errorf("expected coredns to keep running, it exited: %v\nCorefile:\n%s\noutput:\n%s", err, corefile, out.String())
+		default:
+		}
+		if answered(t, dnsAddr, fail) {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("expected an answer on %s within %v", dnsAddr, startTimeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	if code := waitHTTP(ports["health"], "/health", deadline, 200); code != 200 {
+		fail("expected /health to answer 200, got %d", code)
+	}
+	if db != "" {
+		// A SQLite sink opens at start-up, so the server is ready at once.
+		if code := waitHTTP(ports["ready"], "/ready", deadline, 200); code != 200 {
+			fail("expected /ready to answer 200, got %d", code)
+		}
+	} else {
+		t.Logf("/ready with the database down: %d", waitHTTP(ports["ready"], "/ready", time.Now(), 200))
+	}
+	metrics := httpBody(ports["prometheus"], "/metrics")
+	for _, name := range []string{"coredns_mailustats_queries_total", "coredns_mailustats_dropped_total", "coredns_mailustats_queue_length"} {
+		if !strings.Contains(metrics, "\n"+name) {
+			fail("expected %s in /metrics", name)
+		}
+	}
+	if !strings.Contains(metrics, "coredns_mailustats_active_instances") {
+		t.Log("coredns_mailustats_active_instances is not exported (yet, or no instance seen)")
+	}
+	if p := ports["api"]; p != 0 {
+		t.Logf("api on 127.0.0.1:%d: GET / answered %d", p, waitHTTP(p, "/", time.Now(), 200))
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			fail("expected exit status 0 after SIGTERM, got %v", err)
+		}
+	case <-time.After(stopTimeout):
+		fail("expected coredns to exit within %v of SIGTERM", stopTimeout)
+	}
+	if db != "" {
+		if _, err := os.Stat(filepath.Join(data, db)); err != nil {
+			fail("expected the SQLite database in the data directory: %v", err)
+		}
+	}
+	return nil
+}
+
+// answered reports whether the server at addr answers a valid name over UDP; it fails the test
+// on an answer other than the authoritative NXDOMAIN the deployments configure.
+func answered(t *testing.T, addr string, fail func(string, ...any)) bool {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(validName, dns.TypeA)
+	c := &dns.Client{Net: "udp", Timeout: 500 * time.Millisecond}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		return false
+	}
+	if r.Rcode != dns.RcodeNameError || !r.Authoritative || r.Id != m.Id {
+		fail("expected an authoritative NXDOMAIN for %s, got\n%v", validName, r)
+	}
+	return true
+}
+
+// waitHTTP polls GET path on a loopback port until it answers want or the deadline passes, and
+// returns the last status (0 when nothing answered).
+func waitHTTP(port int, path string, deadline time.Time, want int) int {
+	client := &http.Client{Timeout: time.Second}
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
+	for {
+		code := 0
+		if resp, err := client.Get(url); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			code = resp.StatusCode
+		}
+		if code == want || time.Now().After(deadline) {
+			return code
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func httpBody(port int, path string) string {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
