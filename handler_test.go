@@ -26,7 +26,7 @@ const (
 
 // newTestHandler parses block as a mailustats block for the zone stats.mailu.io, adds a csv sink
 // in a temporary directory, and starts it; it returns the plugin and the sink's path.
-func newTestHandler(t *testing.T, block string) (*MailuStats, string) {
+func newTestHandler(t testing.TB, block string) (*MailuStats, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "records.csv")
 	c := caddy.NewTestController("dns", "mailustats "+zone+" {\n sink file "+path+"\n ttl 60\n"+block+"\n}")
