@@ -30,10 +30,11 @@ const dirMode = 0o750
 const dsnQuery = "_busy_timeout=" + busyTimeoutMillis + "&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate" +
 	"&_pragma=cache_size(-32768)&_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(10000)"
 
-// How long a writer waits for another's lock, and how often Open tries again meanwhile.
+// How long a writer waits for another's lock, and how often Open tries again meanwhile. The
+// wait cannot be cut short, so it stays below the recorder's 5 s shut-down grace.
 const (
-	busyTimeoutMillis = "10000"
-	busyTimeout       = 10 * time.Second
+	busyTimeoutMillis = "4000"
+	busyTimeout       = 4 * time.Second
 	busyRetry         = 20 * time.Millisecond
 )
 

@@ -193,7 +193,7 @@ func TestOpenPragmas(t *testing.T) {
 	}{
 		{"journal_mode", "wal"},
 		{"synchronous", int64(1)}, // NORMAL
-		{"busy_timeout", int64(10000)},
+		{"busy_timeout", int64(4000)},
 		{"cache_size", int64(-32768)},
 		{"temp_store", int64(2)}, // MEMORY
 	}
