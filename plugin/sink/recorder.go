@@ -117,7 +117,8 @@ func (r *Recorder) Close() {
 func (r *Recorder) collect() {
 	ticker := time.NewTicker(r.opts.Flush)
 	defer ticker.Stop()
-	b := batcher{r: r, batch: make([]Record, 0, MaxBatch)}
+	b := batcher{r: r, limit: batchLimit(r.opts.Buffer)}
+	b.batch = make([]Record, 0, b.limit)
 	for {
 		select {
 		case rec := <-r.queue:
@@ -140,16 +141,21 @@ func (r *Recorder) collect() {
 // batcher is the collector's state: the batch it fills and the queue length it last reported.
 type batcher struct {
 	r        *Recorder
+	limit    int // hand off when the batch holds this many
 	batch    []Record
 	reported int
 }
+
+// batchLimit is the most records handed off at once: at most half a sink's backlog, so that a
+// backlog can take a hand-off while the sink is still writing the previous one.
+func batchLimit(buffer int) int { return max(1, min(MaxBatch, buffer/2)) }
 
 func (b *batcher) add(rec Record) {
 	if b.r.opts.Pseudonymize != nil {
 		rec.Instance = b.r.opts.Pseudonymize(rec.Instance)
 	}
 	b.batch = append(b.batch, rec)
-	if len(b.batch) == MaxBatch {
+	if len(b.batch) == b.limit {
 		b.handOff()
 	}
 }
