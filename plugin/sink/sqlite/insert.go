@@ -3,12 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"runtime"
 	"strings"
 )
 
-// chunkRows is the most rows one INSERT carries: at six variables a daily row it stays far below
-// SQLite's limit of 32766 variables, and longer statements save little.
-const chunkRows = 512
+// chunkRows is the most rows one INSERT carries: far below SQLite's limit of 32766 variables,
+// long enough to save most of the cost of a statement, and short enough that the writer can let
+// the DNS path run between statements (under dnsperf load, 128 answered more queries per second
+// than 512).
+const chunkRows = 128
 
 // multiInsert is an INSERT of many rows in one statement: head, row repeated, then tail.
 type multiInsert struct {
@@ -47,6 +50,7 @@ func (m *multiInsert) exec(ctx context.Context, tx *sql.Tx, args []any) error {
 			if _, err := full.ExecContext(ctx, args[:size]...); err != nil {
 				return err
 			}
+			runtime.Gosched() // a long batch must not hold a processor the answers need
 		}
 	}
 	if len(args) == 0 {
