@@ -25,6 +25,8 @@ import (
 
 	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v2"
+
+	"github.com/mailustats/mailustats/plugin/freeport"
 )
 
 // Bounds on waiting for the binary.
@@ -738,21 +740,11 @@ func (b *lockedBuffer) String() string {
 // freePort returns a loopback port free for both TCP and UDP at the time of the call.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
+	port, err := freeport.Both()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return port
 }
 
 // localize rewrites a deployment Corefile to run unprivileged beside other tests: every listening

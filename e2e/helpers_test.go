@@ -21,6 +21,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/miekg/dns"
+
+	"github.com/mailustats/mailustats/plugin/freeport"
 )
 
 // Bounds on every wait in this package.
@@ -40,27 +42,14 @@ const (
 	confVar = "{conf}"
 )
 
-// freePort returns a port on 127.0.0.1 that was free for both UDP and TCP a moment ago.
+// freePort returns a loopback port free for both TCP and UDP at the time of the call.
 func freePort(t *testing.T) int {
 	t.Helper()
-	var lastErr error
-	for range 20 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen tcp 127.0.0.1:0: %v", err)
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		tl.Close()
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		ul.Close()
-		return port
+	port, err := freeport.Both()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no port free for both UDP and TCP: %v", lastErr)
-	return 0
+	return port
 }
 
 // syncBuffer collects a process's output while the test reads it.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mailustats/mailustats/plugin/freeport"
 )
 
 // The signals pg_ctl stop sends to the postmaster for -m fast and -m immediate.
@@ -72,7 +73,7 @@ func (s *Server) Restart(tb testing.TB) {
 func (s *Server) listen() error {
 	var err error
 	for range portAttempts {
-		if s.Port, err = freePort(); err != nil {
+		if s.Port, err = freeport.TCP(); err != nil {
 			return err
 		}
 		if err = s.launch(); !errors.Is(err, errPortTaken) {
@@ -163,16 +164,6 @@ func (s *Server) shutdown(sig syscall.Signal) error {
 		<-p.exited
 		return fmt.Errorf("postgres did not stop within %v; killed it", readyTimeout)
 	}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // readFrom returns what the file at path holds after offset, to show a server's log.

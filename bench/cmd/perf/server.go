@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailustats/mailustats/plugin/freeport"
 )
 
 // Bounds of starting and stopping a server.
@@ -54,11 +56,11 @@ func startServer(ctx context.Context, bin string, cfg config, dir string) (*serv
 }
 
 func startOnce(ctx context.Context, bin string, cfg config, dir string) (*server, error) {
-	port, err := freePort(true)
+	port, err := freeport.Both()
 	if err != nil {
 		return nil, err
 	}
-	mport, err := freePort(false)
+	mport, err := freeport.TCP()
 	if err != nil {
 		return nil, err
 	}
@@ -147,30 +149,4 @@ func (s *server) pid() int { return s.cmd.Process.Pid }
 func (s *server) log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "coredns.log"))
 	return tail(string(b))
-}
-
-// freePort returns a port on 127.0.0.1 that was free a moment ago, for TCP and, with udp, also
-// for UDP.
-func freePort(udp bool) (int, error) {
-	var lastErr error
-	for range 20 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		if !udp {
-			tl.Close()
-			return port, nil
-		}
-		ul, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		tl.Close()
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		ul.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("no port free for both UDP and TCP: %w", lastErr)
 }
