@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -73,18 +72,11 @@ func mib(kib int64) float64 { return float64(kib) / 1024 }
 // benchMemory sends each of o.Memory distinct valid names once to mailustats with the sqlite
 // sink, sampling the server's memory, and checks the sink stored every recorded query.
 func benchMemory(ctx context.Context, o options) (bool, error) {
-	rep := report{Mode: "memory", Started: time.Now().UTC(), Options: o, Machine: machineInfo(ctx, o)}
-	rep.LoadAvg[0] = loadAvg()
-	tmp, err := os.MkdirTemp("", "mailustats-bench-")
+	rep, tmp, queries, err := prepare(ctx, o, "memory", o.Memory, 0, 0)
 	if err != nil {
 		return false, err
 	}
 	defer os.RemoveAll(tmp)
-	queries := filepath.Join(tmp, "queries.txt")
-	rep.Queries, err = writeQueryFile(queries, o.Seed, o.Memory, 0, 0)
-	if err != nil {
-		return false, err
-	}
 	rateName := "full rate"
 	if o.Rate > 0 {
 		rateName = fmt.Sprintf("-Q %d", o.Rate)

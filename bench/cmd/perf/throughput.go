@@ -13,21 +13,31 @@ import (
 // latencyLoad is the share of the baseline's best rate the latency phase sends.
 const latencyLoad = 0.5
 
+// prepare starts the report of a run in mode and writes its query file, of instances valid
+// names and the given shares of malformed and one-label ones, into a new temporary directory,
+// which the caller removes.
+func prepare(ctx context.Context, o options, mode string, instances int, malformed, partial float64) (rep report, tmp, queries string, err error) {
+	rep = report{Mode: mode, Started: time.Now().UTC(), Options: o, Machine: machineInfo(ctx, o)}
+	rep.LoadAvg[0] = loadAvg()
+	if tmp, err = os.MkdirTemp("", "mailustats-bench-"); err != nil {
+		return rep, "", "", err
+	}
+	queries = filepath.Join(tmp, "queries.txt")
+	rep.Queries, err = writeQueryFile(queries, o.Seed, instances, malformed, partial)
+	if err != nil {
+		os.RemoveAll(tmp)
+	}
+	return rep, tmp, queries, err
+}
+
 // benchThroughput runs the rounds at full rate, then the latency phase, prints the table and
 // writes the results; it reports whether every sink stored every recorded query.
 func benchThroughput(ctx context.Context, o options) (bool, error) {
-	rep := report{Mode: "throughput", Started: time.Now().UTC(), Options: o, Machine: machineInfo(ctx, o)}
-	rep.LoadAvg[0] = loadAvg()
-	tmp, err := os.MkdirTemp("", "mailustats-bench-")
+	rep, tmp, queries, err := prepare(ctx, o, "throughput", o.Instances, malformedShare, partialShare)
 	if err != nil {
 		return false, err
 	}
 	defer os.RemoveAll(tmp)
-	queries := filepath.Join(tmp, "queries.txt")
-	rep.Queries, err = writeQueryFile(queries, o.Seed, o.Instances, malformedShare, partialShare)
-	if err != nil {
-		return false, err
-	}
 	fmt.Printf("%d queries (%d valid instances, %d malformed, %d one-label), %d round(s) of %s per configuration, dnsperf -c %d -q %d -T %d\n",
 		rep.Queries.Names, rep.Queries.Valid, rep.Queries.Malformed, rep.Queries.Partial, o.Rounds, o.Duration, o.Clients, o.Outstanding, o.Threads)
 
