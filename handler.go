@@ -25,7 +25,6 @@ type MailuStats struct {
 	Next plugin.Handler
 
 	cfg      config
-	zones    []string
 	replies  map[string]*zoneReplies // by zone
 	hasher   *hashid.Hasher          // nil unless hash_ids is set
 	recorder atomic.Pointer[sink.Recorder]
@@ -37,7 +36,7 @@ type MailuStats struct {
 }
 
 func newMailuStats(cfg config) *MailuStats {
-	m := &MailuStats{cfg: cfg, zones: cfg.zones, replies: make(map[string]*zoneReplies, len(cfg.zones))}
+	m := &MailuStats{cfg: cfg, replies: make(map[string]*zoneReplies, len(cfg.zones))}
 	for _, z := range cfg.zones {
 		m.replies[z] = newZoneReplies(z, cfg)
 	}
@@ -53,7 +52,7 @@ func (m *MailuStats) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
 	q := r.Question[0]
-	zone := qname.Match(q.Name, m.zones)
+	zone := qname.Match(q.Name, m.cfg.zones)
 	if zone == "" {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}

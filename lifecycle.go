@@ -63,9 +63,7 @@ func (m *MailuStats) startStatistics() error {
 // stop writes what was accepted and closes the sinks; it runs in OnShutdown, while the server
 // may still be answering, so from here on valid names get SERVFAIL instead of a lost record.
 func (m *MailuStats) stop() {
-	if m.api != nil {
-		m.api.close()
-	}
+	m.releaseAPI()
 	if m.gauges != nil {
 		m.gauges.stop()
 		m.gauges = nil
@@ -79,7 +77,8 @@ func (m *MailuStats) stop() {
 	}
 }
 
-// releaseAPI frees the API's address before a reload, whose new instance listens on it.
+// releaseAPI stops the API and frees its address: at shut-down, and before a reload whose new
+// instance listens on it.
 func (m *MailuStats) releaseAPI() {
 	if m.api != nil {
 		m.api.close()

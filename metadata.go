@@ -13,7 +13,7 @@ import (
 // mailustats/instance (hashed with hash_ids, as the sinks store it) for valid names.
 func (m *MailuStats) Metadata(ctx context.Context, state request.Request) context.Context {
 	name := state.QName()
-	zone := qname.Match(name, m.zones)
+	zone := qname.Match(name, m.cfg.zones)
 	if zone == "" {
 		return ctx
 	}

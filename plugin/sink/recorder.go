@@ -10,8 +10,8 @@ import (
 )
 
 // MaxBatch is the most records handed to a sink in one Write. Larger batches cost a SQL sink
-// less per record (one transaction or statement each), so under load a sink gets about one
-// batch per flush interval.
+// less per record (one transaction or statement each), so a sink that fell behind catches up
+// in large ones.
 const MaxBatch = 1 << 15
 
 // Metrics are the counters the recorder keeps; all must be set.
