@@ -141,20 +141,6 @@ func readDaily(t *testing.T, dsn string) []dailyRow {
 	return out
 }
 
-// queryInt returns the integer sql answers on dsn's database.
-func queryInt(dsn, sql string) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(ctx)
-	var n int
-	err = conn.QueryRow(ctx, sql).Scan(&n)
-	return n, err
-}
-
 // checkRowTimes checks that a row's day and times lie within [from, to] and agree.
 func checkRowTimes(t *testing.T, d dailyRow, from, to time.Time) {
 	t.Helper()
@@ -212,7 +198,7 @@ func TestPostgresFault(t *testing.T) {
 			return false, err.Error()
 		}
 		queue, _ := m.sum("coredns_mailustats_queue_length")
-		n, err := queryInt(dsn, "SELECT count(*) FROM daily")
+		n, err := pgtest.QueryInt(dsn, "SELECT count(*) FROM daily")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -317,7 +303,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	// Everything is written before the servers stop: a write cut off by the shut-down may be
 	// stored twice (see TestPostgresShutdownMidWrite), which is not what this test is about.
 	eventually(t, sinkTimeout, "all hits written", func() (bool, string) {
-		n, err := queryInt(dsn, "SELECT coalesce(sum(hits), 0) FROM daily")
+		n, err := pgtest.QueryInt(dsn, "SELECT coalesce(sum(hits), 0) FROM daily")
 		return err == nil && n >= len(toA)+len(toB), fmt.Sprintf("%d hits, %v", n, err)
 	})
 	for _, s := range []*monitored{a, b} {

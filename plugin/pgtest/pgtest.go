@@ -154,3 +154,18 @@ func (s *Server) close() error {
 	err := s.shutdown(immediate)
 	return errors.Join(err, os.RemoveAll(s.dir))
 }
+
+// QueryInt connects to dsn and returns the integer in the first row sql answers, for tests that
+// count what a sink stored.
+func QueryInt(dsn, sql string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, sql).Scan(&n)
+	return n, err
+}

@@ -1,30 +1,14 @@
 package pgtest
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// query connects to dsn and returns the integer in the first row sql answers.
-func query(dsn, sql string) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(ctx)
-	var n int
-	err = conn.QueryRow(ctx, sql).Scan(&n)
-	return n, err
-}
 
 func TestServer(t *testing.T) {
 	s := Start(t)
@@ -32,40 +16,40 @@ func TestServer(t *testing.T) {
 	if expected := "postgres://postgres@127.0.0.1:" + strconv.Itoa(s.Port) + "/pgtest?sslmode=disable"; dsn != expected {
 		t.Errorf("expected DSN %q, got %q", expected, dsn)
 	}
-	if n, err := query(dsn, "SELECT n FROM t"); err == nil {
+	if n, err := QueryInt(dsn, "SELECT n FROM t"); err == nil {
 		t.Fatalf("expected no table t in a new database, got %d", n)
 	}
-	if _, err := query(dsn, "CREATE TABLE t AS SELECT 42 AS n"); !errors.Is(err, pgx.ErrNoRows) {
+	if _, err := QueryInt(dsn, "CREATE TABLE t AS SELECT 42 AS n"); !errors.Is(err, pgx.ErrNoRows) {
 		t.Fatalf("create table: %v", err)
 	}
 	port := s.Port
 
 	s.Stop(t)
-	if _, err := query(dsn, "SELECT n FROM t"); err == nil {
+	if _, err := QueryInt(dsn, "SELECT n FROM t"); err == nil {
 		t.Fatal("expected no connection to a stopped server")
 	}
 	s.Restart(t)
 	if s.Port != port {
 		t.Errorf("expected port %d after restart, got %d", port, s.Port)
 	}
-	if n, err := query(dsn, "SELECT n FROM t"); err != nil || n != 42 {
+	if n, err := QueryInt(dsn, "SELECT n FROM t"); err != nil || n != 42 {
 		t.Fatalf("after restart: expected 42, got %d, %v", n, err)
 	}
 
-	if n, err := query(dsn, "INSERT INTO t VALUES (43) RETURNING n"); err != nil || n != 43 {
+	if n, err := QueryInt(dsn, "INSERT INTO t VALUES (43) RETURNING n"); err != nil || n != 43 {
 		t.Fatalf("insert: expected 43, got %d, %v", n, err)
 	}
 	s.Kill(t) // what was committed survives
-	if _, err := query(dsn, "SELECT n FROM t"); err == nil {
+	if _, err := QueryInt(dsn, "SELECT n FROM t"); err == nil {
 		t.Fatal("expected no connection to a killed server")
 	}
 	s.Restart(t)
-	if n, err := query(dsn, "SELECT sum(n) FROM t"); err != nil || n != 85 {
+	if n, err := QueryInt(dsn, "SELECT sum(n) FROM t"); err != nil || n != 85 {
 		t.Fatalf("after a kill and restart: expected 85, got %d, %v", n, err)
 	}
 
 	s.Restart(t) // a running server is stopped first
-	if n, err := query(dsn, "SELECT sum(n) FROM t"); err != nil || n != 85 {
+	if n, err := QueryInt(dsn, "SELECT sum(n) FROM t"); err != nil || n != 85 {
 		t.Fatalf("after restarting a running server: expected 85, got %d, %v", n, err)
 	}
 }
@@ -76,7 +60,7 @@ func TestShared(t *testing.T) {
 	if again := sh.Get(t); again != s {
 		t.Fatalf("expected the same server twice, got %p and %p", s, again)
 	}
-	if n, err := query(s.DSN("postgres"), "SELECT 1"); err != nil || n != 1 {
+	if n, err := QueryInt(s.DSN("postgres"), "SELECT 1"); err != nil || n != 1 {
 		t.Fatalf("expected 1, got %d, %v", n, err)
 	}
 	if err := sh.Close(); err != nil {
@@ -85,7 +69,7 @@ func TestShared(t *testing.T) {
 	if _, err := os.Stat(s.dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("expected %s removed, got %v", s.dir, err)
 	}
-	if _, err := query(s.DSN("postgres"), "SELECT 1"); err == nil {
+	if _, err := QueryInt(s.DSN("postgres"), "SELECT 1"); err == nil {
 		t.Error("expected no connection to a closed server")
 	}
 }
