@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
 
@@ -29,7 +30,38 @@ func TestAggregate(t *testing.T) {
 		{Day: "2026-11-22", Version: "19", Instance: "a", Hits: 1, FirstSeen: at("2026-11-22", "08:00:00"), LastSeen: at("2026-11-22", "08:00:00")},
 		{Day: "2026-11-22", Version: "19", Instance: "b", Hits: 2, FirstSeen: at("2026-11-22", "00:00:00"), LastSeen: at("2026-11-22", "10:00:00")},
 	}
-	got := Aggregate(records)
+	var a Aggregator
+	checkRows(t, a.Aggregate(records), want)
+}
+
+// TestAggregateOrder checks the order of instances that share their first 8 bytes or are
+// shorter than 8, and that a second batch through the same Aggregator starts afresh.
+func TestAggregateOrder(t *testing.T) {
+	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	var a Aggregator
+	first := []sink.Record{{Time: at, Version: "19", Instance: "zzzz"}, {Time: at, Version: "19", Instance: "zz"}}
+	checkRows(t, a.Aggregate(first), []Daily{
+		{Day: "2026-11-22", Version: "19", Instance: "zz", Hits: 1, FirstSeen: at, LastSeen: at},
+		{Day: "2026-11-22", Version: "19", Instance: "zzzz", Hits: 1, FirstSeen: at, LastSeen: at},
+	})
+	instances := []string{"abcdefgh-2", "abcdefgh-1", "abcdefgh", "abc", "abc\x00", "b", "abcdefgh-1"}
+	var second []sink.Record
+	for _, in := range instances {
+		second = append(second, sink.Record{Time: at, Version: "master", Instance: in})
+	}
+	var want []Daily
+	for _, in := range []string{"abc", "abc\x00", "abcdefgh", "abcdefgh-1", "abcdefgh-2", "b"} {
+		hits := int64(1)
+		if in == "abcdefgh-1" {
+			hits = 2
+		}
+		want = append(want, Daily{Day: "2026-11-22", Version: "master", Instance: in, Hits: hits, FirstSeen: at, LastSeen: at})
+	}
+	checkRows(t, a.Aggregate(second), want)
+}
+
+func checkRows(t *testing.T, got, want []Daily) {
+	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("expected %d rows, got %d: %+v", len(want), len(got), got)
 	}
@@ -71,4 +103,21 @@ func TestParseOptions(t *testing.T) {
 			t.Errorf("%q: expected %+v, got %+v, %v", tc.args, tc.want, got, err)
 		}
 	}
+}
+
+// BenchmarkAggregate merges hand-offs of the largest size, from distinct instances, through
+// one Aggregator as a sink does.
+func BenchmarkAggregate(b *testing.B) {
+	versions := []string{"0", "15", "18", "19", "master"}
+	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	records := make([]sink.Record, sink.MaxBatch)
+	for i := range records {
+		records[i] = sink.Record{Time: at.Add(time.Duration(i) * 30 * time.Microsecond), Version: versions[i%len(versions)], Instance: uuid.NewString()}
+	}
+	var a Aggregator
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Aggregate(records)
+	}
+	b.ReportMetric(float64(b.N*len(records))/b.Elapsed().Seconds(), "records/s")
 }
