@@ -177,8 +177,9 @@ type blockSink struct {
 	release chan struct{}
 	once    sync.Once
 
-	mu  sync.Mutex
-	got []Record
+	mu      sync.Mutex
+	got     []Record
+	batches []Batch // as written, the first before it is released
 }
 
 func newBlockSink() *blockSink {
@@ -186,12 +187,27 @@ func newBlockSink() *blockSink {
 }
 
 func (s *blockSink) Write(_ context.Context, batch Batch) error {
+	s.mu.Lock()
+	s.batches = append(s.batches, batch)
+	s.mu.Unlock()
 	s.once.Do(func() { close(s.entered) })
 	<-s.release
 	s.mu.Lock()
 	s.got = append(s.got, batch.Records...)
 	s.mu.Unlock()
 	return nil
+}
+
+func (s *blockSink) first() Batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.batches[0]
+}
+
+func (s *blockSink) last() Batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.batches[len(s.batches)-1]
 }
 
 func (s *blockSink) Close() error { return nil }
@@ -465,6 +481,45 @@ func TestRecorderSlowSink(t *testing.T) {
 	if n := droppedOf(m, f.Label); n != 0 {
 		t.Errorf("expected the file sink to drop nothing, got %v", n)
 	}
+}
+
+// TestRecorderHurry checks what a sink is told while it writes: not to hurry with nothing
+// behind its batch, to hurry once more records wait, and to hurry at shut-down.
+func TestRecorderHurry(t *testing.T) {
+	slow := newBlockSink()
+	r := startRecorder(t, Options{Buffer: 100, Flush: 10 * time.Millisecond, Metrics: newMetrics(), Log: &testLogger{}},
+		Labeled{Label: "slow", Sink: slow})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(slow.release)
+		}
+	})
+	for i := range 5 {
+		r.Add(rec(0, i))
+	}
+	select {
+	case <-slow.entered:
+	case <-time.After(waitTimeout):
+		t.Fatal("the sink was never written to")
+	}
+	first := slow.first()
+	if first.Hurry() {
+		t.Error("expected no hurry with nothing behind the batch")
+	}
+	r.Add(rec(1, 0))
+	waitFor(t, "the hurry once a record waits behind the batch", first.Hurry)
+	close(slow.release)
+	released = true
+	waitFor(t, "all six records written", func() bool { return len(slow.records()) == 6 })
+
+	last := slow.last()
+	if last.Hurry() {
+		t.Error("expected no hurry for the last batch, with nothing behind it")
+	}
+	go r.Close()
+	waitFor(t, "the hurry at shut-down", last.Hurry)
+	waitClosed(t, r)
 }
 
 func TestRecorderFailingSink(t *testing.T) {

@@ -19,7 +19,15 @@ type Record struct {
 type Batch struct {
 	ID      string
 	Records []Record
+	// Behind, when set, reports whether more records wait behind the batch or the recorder
+	// is shutting down; it may change while the batch is written.
+	Behind func() bool
 }
+
+// Hurry reports whether the sink should write the batch as fast as it can. When not, it has
+// time to spare, and may spread its work so that it takes the processors from answering
+// queries in small slices rather than in one burst. A batch without Behind is in a hurry.
+func (b Batch) Hurry() bool { return b.Behind == nil || b.Behind() }
 
 // Sink stores batches of records. Write must store the whole batch or return an error; it is
 // called from one goroutine at a time, and again with the same batch after an error, when it

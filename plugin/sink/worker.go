@@ -124,7 +124,7 @@ func (w *worker) drain(giveUp <-chan struct{}) {
 		if w.head.Records == nil {
 			w.mu.Lock()
 			n := min(len(w.pending), MaxBatch)
-			w.head = Batch{ID: uuid.NewString(), Records: w.pending[:n:n]}
+			w.head = Batch{ID: uuid.NewString(), Records: w.pending[:n:n], Behind: func() bool { return w.behind(n) }}
 			w.mu.Unlock()
 			if n == 0 {
 				w.head = Batch{}
@@ -136,13 +136,27 @@ func (w *worker) drain(giveUp <-chan struct{}) {
 			return
 		}
 		w.mu.Lock()
-		w.pending = w.pending[len(w.head.Records):]
-		if len(w.pending) == 0 {
-			w.pending = nil // let the backing array go after a burst
-		}
+		// Move what arrived meanwhile to the front, keeping the backing array for the next
+		// records rather than making garbage of it at every write.
+		left := copy(w.pending, w.pending[len(w.head.Records):])
+		clear(w.pending[left:])
+		w.pending = w.pending[:left]
 		w.mu.Unlock()
 		w.head = Batch{}
 	}
+}
+
+// behind reports whether more records wait behind a head batch of n records or the worker
+// is asked to stop; the sink writes in a hurry then.
+func (w *worker) behind(n int) bool {
+	select {
+	case <-w.quit:
+		return true
+	default:
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending) > n
 }
 
 // retry calls op until it succeeds, waiting with backoff between attempts; it returns false if
