@@ -36,7 +36,8 @@ ON CONFLICT (day, version, instance) DO UPDATE SET
 
 // write runs the write statement for batch, recording it as written at now.
 func (s *pgSink) write(ctx context.Context, batch sink.Batch, now time.Time) error {
-	args := append([]any{batch.ID, now}, dailyColumns(table.Aggregate(batch.Records))...)
+	var agg table.Aggregator // one a write: writes may run concurrently
+	args := append([]any{batch.ID, now}, dailyColumns(agg.Aggregate(batch.Records))...)
 	sql := writeDaily
 	if s.opts.Events {
 		args = append(args, eventColumns(batch.Records)...)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // chunkRows is the most rows one INSERT carries: far below SQLite's limit of 32766 variables,
@@ -13,12 +14,21 @@ import (
 // than 512).
 const chunkRows = 128
 
+// restRatio is how much longer than a statement took the writer waits after it when not in a
+// hurry: it then takes at most a third of a processor, in slices of one statement, instead of
+// a whole one for a burst that delays the answers queued behind it.
+const restRatio = 2
+
 // multiInsert is an INSERT of many rows in one statement: head, row repeated, then tail.
 type multiInsert struct {
 	head, row, tail string
 	columns         int       // the variables in row
 	full            *sql.Stmt // the statement for chunkRows rows
+	args            []any     // the variables of one statement, reused
 }
+
+// rowVars appends the variables of row i to args. exec calls it for each row in order.
+type rowVars func(args []any, i int) []any
 
 // prepare prepares the statement for chunkRows rows.
 func (m *multiInsert) prepare(ctx context.Context, db *sql.DB) (err error) {
@@ -40,22 +50,39 @@ func (m *multiInsert) query(rows int) string {
 	return b.String()
 }
 
-// exec inserts the rows whose values args holds, m.columns values a row: full chunks through
-// the prepared statement, the rest through one statement of its size.
-func (m *multiInsert) exec(ctx context.Context, tx *sql.Tx, args []any) error {
-	size := chunkRows * m.columns
-	if len(args) >= size {
-		full := tx.StmtContext(ctx, m.full)
-		for ; len(args) >= size; args = args[size:] {
-			if _, err := full.ExecContext(ctx, args[:size]...); err != nil {
-				return err
+// exec inserts rows rows, whose variables vars gives, chunkRows at a time: full chunks through
+// the prepared statement, the rest through one statement of its size. Between full chunks it
+// rests, unless in a hurry, or at least yields the processor.
+func (m *multiInsert) exec(ctx context.Context, tx *sql.Tx, rows int, vars rowVars, hurry func() bool) error {
+	var full *sql.Stmt
+	for from := 0; from < rows; from += chunkRows {
+		to := min(from+chunkRows, rows)
+		args := m.args[:0]
+		for i := from; i < to; i++ {
+			args = vars(args, i)
+		}
+		m.args = args
+		start := time.Now()
+		var err error
+		if to-from < chunkRows {
+			_, err = tx.ExecContext(ctx, m.query(to-from), args...)
+		} else {
+			if full == nil {
+				full = tx.StmtContext(ctx, m.full)
 			}
-			runtime.Gosched() // a long batch must not hold a processor the answers need
+			_, err = full.ExecContext(ctx, args...)
+		}
+		clear(args) // let the strings go
+		if err != nil {
+			return err
+		}
+		switch {
+		case to == rows:
+		case hurry():
+			runtime.Gosched()
+		default:
+			time.Sleep(restRatio * time.Since(start))
 		}
 	}
-	if len(args) == 0 {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, m.query(len(args)/m.columns), args...)
-	return err
+	return nil
 }

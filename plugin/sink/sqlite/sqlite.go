@@ -126,8 +126,8 @@ type store struct {
 	upsertDaily  multiInsert
 	insertEvents multiInsert // only with opts.Events
 
-	args      []any     // reused between writes
-	lastPrune time.Time // when this sink last deleted old batches and events
+	agg       table.Aggregator // merges each batch, reusing its memory
+	lastPrune time.Time        // when this sink last deleted old batches and events
 }
 
 // prepare prepares the statements every write uses.

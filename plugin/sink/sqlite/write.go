@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/mailustats/mailustats/plugin/sink"
@@ -48,11 +47,12 @@ func (s *store) Write(ctx context.Context, batch sink.Batch) error {
 	if !fresh {
 		return tx.Commit()
 	}
-	if err := s.upsertDaily.exec(ctx, tx, s.dailyArgs(table.Aggregate(batch.Records))); err != nil {
+	rows := s.agg.Aggregate(batch.Records)
+	if err := s.upsertDaily.exec(ctx, tx, len(rows), dailyVars(rows), batch.Hurry); err != nil {
 		return fmt.Errorf("daily: %w", err)
 	}
 	if s.opts.Events {
-		if err := s.insertEvents.exec(ctx, tx, s.eventArgs(batch.Records)); err != nil {
+		if err := s.insertEvents.exec(ctx, tx, len(batch.Records), eventVars(batch.Records), batch.Hurry); err != nil {
 			return fmt.Errorf("events: %w", err)
 		}
 	}
@@ -85,30 +85,29 @@ func (s *store) claim(ctx context.Context, tx *sql.Tx, id string, now time.Time)
 	return n == 1, err
 }
 
-// dailyArgs lays the rows out as the variables of upsertDaily, in s.args.
-func (s *store) dailyArgs(rows []table.Daily) []any {
-	args := s.resetArgs(len(rows) * dailyColumns)
-	for _, r := range rows {
-		args = append(args, r.Day, r.Version, r.Instance, r.Hits, r.FirstSeen.Unix(), r.LastSeen.Unix())
+// dailyVars gives the variables of upsertDaily for rows. The rows are sorted by day and
+// version, so each day and version is converted to an interface value once, not once a row:
+// every conversion of a string makes garbage.
+func dailyVars(rows []table.Daily) rowVars {
+	var day, version any
+	return func(args []any, i int) []any {
+		r := rows[i]
+		if i == 0 || r.Day != rows[i-1].Day {
+			day = r.Day
+		}
+		if i == 0 || r.Version != rows[i-1].Version {
+			version = r.Version
+		}
+		return append(args, day, version, r.Instance, r.Hits, r.FirstSeen.Unix(), r.LastSeen.Unix())
 	}
-	s.args = args
-	return args
 }
 
-// eventArgs lays the records out as the variables of insertEvents, in s.args.
-func (s *store) eventArgs(records []sink.Record) []any {
-	args := s.resetArgs(len(records) * eventColumns)
-	for _, r := range records {
-		args = append(args, r.Time.Unix(), r.Version, r.Instance)
+// eventVars gives the variables of insertEvents for records.
+func eventVars(records []sink.Record) rowVars {
+	return func(args []any, i int) []any {
+		r := records[i]
+		return append(args, r.Time.Unix(), r.Version, r.Instance)
 	}
-	s.args = args
-	return args
-}
-
-// resetArgs empties s.args, dropping what the last statement held, with room for n values.
-func (s *store) resetArgs(n int) []any {
-	clear(s.args)
-	return slices.Grow(s.args[:0], n)
 }
 
 // prune deletes the batch IDs too old to see a retry and, with a retention, the old events.

@@ -149,6 +149,33 @@ func TestWriteLargeBatch(t *testing.T) {
 	}
 }
 
+// TestWriteUnhurried writes a batch that has time to spare, which rests between statements
+// and asks before each rest whether it is still not in a hurry, and then one in a hurry: both
+// are stored whole.
+func TestWriteUnhurried(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"), "events")
+	n := 3*chunkRows + 1
+	records := make([]sink.Record, n)
+	for i := range records {
+		records[i] = rec("2025-03-01T10:00:00Z", "19", fmt.Sprintf("instance-%04d", i))
+	}
+	var asked int
+	spare := batch("spare", records...)
+	spare.Behind = func() bool { asked++; return false }
+	write(t, s, spare)
+	// Once after each full chunk of the daily rows and of the events, except the last.
+	if want := 2 * (n / chunkRows); asked != want {
+		t.Errorf("expected the sink to ask %d times whether it was behind, got %d", want, asked)
+	}
+	hurried := batch("hurried", records...)
+	hurried.Behind = func() bool { return true }
+	write(t, s, hurried)
+	checkRows(t, "daily totals", query(t, s.db, `SELECT count(*), sum(hits) FROM daily`), [][]any{{int64(n), int64(2 * n)}})
+	if got := count(t, s, "events"); got != int64(2*n) {
+		t.Errorf("expected %d events, got %d", 2*n, got)
+	}
+}
+
 func TestWritePrunes(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "stats.db"), "events", "retention", "48h")
 	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
