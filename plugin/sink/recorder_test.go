@@ -483,8 +483,8 @@ func TestRecorderSlowSink(t *testing.T) {
 	}
 }
 
-// TestRecorderHurry checks what a sink is told while it writes: not to hurry with nothing
-// behind its batch, to hurry once more records wait, and to hurry at shut-down.
+// TestRecorderHurry checks what a sink is told while it writes: not to hurry with nothing or
+// little behind its batch, to hurry once a quarter of the backlog waits, and at shut-down.
 func TestRecorderHurry(t *testing.T) {
 	slow := newBlockSink()
 	r := startRecorder(t, Options{Buffer: 100, Flush: 10 * time.Millisecond, Metrics: newMetrics(), Log: &testLogger{}},
@@ -507,11 +507,18 @@ func TestRecorderHurry(t *testing.T) {
 	if first.Hurry() {
 		t.Error("expected no hurry with nothing behind the batch")
 	}
-	r.Add(rec(1, 0))
-	waitFor(t, "the hurry once a record waits behind the batch", first.Hurry)
+	for i := range 24 {
+		r.Add(rec(1, i))
+	}
+	time.Sleep(50 * time.Millisecond) // five flush intervals: the records are behind the batch
+	if first.Hurry() {
+		t.Error("expected no hurry with a backlog less than a quarter full")
+	}
+	r.Add(rec(1, 24))
+	waitFor(t, "the hurry once a quarter of the backlog waits behind the batch", first.Hurry)
 	close(slow.release)
 	released = true
-	waitFor(t, "all six records written", func() bool { return len(slow.records()) == 6 })
+	waitFor(t, "all 30 records written", func() bool { return len(slow.records()) == 30 })
 
 	last := slow.last()
 	if last.Hurry() {
