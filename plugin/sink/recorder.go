@@ -165,6 +165,7 @@ func (b *batcher) handOff() {
 	for _, w := range b.r.workers {
 		w.offer(b.batch)
 	}
+	clear(b.batch) // the workers have copies; let the strings go with them
 	b.batch = b.batch[:0]
 	n := len(b.r.queue)
 	b.r.opts.Metrics.QueueLength.Add(float64(n - b.reported))

@@ -48,6 +48,7 @@ func (s *store) Write(ctx context.Context, batch sink.Batch) error {
 		return tx.Commit()
 	}
 	rows := s.agg.Aggregate(batch.Records)
+	defer clear(rows) // the rows are ours until the next batch; let their strings go before
 	if err := s.upsertDaily.exec(ctx, tx, len(rows), dailyVars(rows), batch.Hurry); err != nil {
 		return fmt.Errorf("daily: %w", err)
 	}
