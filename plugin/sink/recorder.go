@@ -112,18 +112,23 @@ func (r *Recorder) Close() {
 	r.done.Wait()
 }
 
-// collect drains the queue into batches and hands each batch to every worker, at the latest
-// after one flush interval.
+// collect drains the queue into batches and hands each batch to every worker when it is full
+// or its first record has waited one flush interval. Timing the interval from the first record
+// rather than with a ticker means a steady stream is handed off in full batches only, not each
+// followed by the few records that came in before the tick.
 func (r *Recorder) collect() {
-	ticker := time.NewTicker(r.opts.Flush)
-	defer ticker.Stop()
+	deadline := time.NewTimer(r.opts.Flush)
+	defer deadline.Stop()
 	b := batcher{r: r, limit: batchLimit(r.opts.Buffer)}
 	b.batch = make([]Record, 0, b.limit)
 	for {
 		select {
 		case rec := <-r.queue:
+			if len(b.batch) == 0 {
+				deadline.Reset(r.opts.Flush)
+			}
 			b.add(rec)
-		case <-ticker.C:
+		case <-deadline.C:
 			b.handOff()
 		case <-r.quit:
 			for len(r.queue) > 0 {

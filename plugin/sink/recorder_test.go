@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -483,8 +484,8 @@ func TestRecorderSlowSink(t *testing.T) {
 	}
 }
 
-// TestRecorderHurry checks what a sink is told while it writes: not to hurry with nothing or
-// little behind its batch, to hurry once a quarter of the backlog waits, and at shut-down.
+// TestRecorderHurry checks what a sink is told while it writes: not to hurry with nothing
+// behind its batch, to hurry once a record waits behind it, and at shut-down.
 func TestRecorderHurry(t *testing.T) {
 	slow := newBlockSink()
 	r := startRecorder(t, Options{Buffer: 100, Flush: 10 * time.Millisecond, Metrics: newMetrics(), Log: &testLogger{}},
@@ -507,18 +508,11 @@ func TestRecorderHurry(t *testing.T) {
 	if first.Hurry() {
 		t.Error("expected no hurry with nothing behind the batch")
 	}
-	for i := range 24 {
-		r.Add(rec(1, i))
-	}
-	time.Sleep(50 * time.Millisecond) // five flush intervals: the records are behind the batch
-	if first.Hurry() {
-		t.Error("expected no hurry with a backlog less than a quarter full")
-	}
-	r.Add(rec(1, 24))
-	waitFor(t, "the hurry once a quarter of the backlog waits behind the batch", first.Hurry)
+	r.Add(rec(1, 0))
+	waitFor(t, "the hurry once a record waits behind the batch", first.Hurry)
 	close(slow.release)
 	released = true
-	waitFor(t, "all 30 records written", func() bool { return len(slow.records()) == 30 })
+	waitFor(t, "all six records written", func() bool { return len(slow.records()) == 6 })
 
 	last := slow.last()
 	if last.Hurry() {
@@ -657,6 +651,37 @@ func TestRecorderFlushInterval(t *testing.T) {
 		t.Errorf("expected records %v, got %v", want, got)
 	}
 	waitFor(t, "queue length 0", func() bool { return testutil.ToFloat64(m.QueueLength) == 0 })
+}
+
+// sizeSink keeps the size of each batch it is given.
+type sizeSink struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (s *sizeSink) Write(_ context.Context, batch Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sizes = append(s.sizes, len(batch.Records))
+	return nil
+}
+
+func (s *sizeSink) Close() error { return nil }
+
+// A steady stream that fills a batch well within the flush interval is handed off in full
+// batches, even where it runs across the end of an interval.
+func TestRecorderFullBatches(t *testing.T) {
+	sizes := &sizeSink{}
+	r := startRecorder(t, Options{Buffer: 20, Flush: time.Second, Metrics: newMetrics(), Log: &testLogger{}},
+		Labeled{Label: "sizes", Sink: sizes})
+	for i := range 30 { // 1.2 s; a batch of 10 fills in 0.4 s
+		r.Add(rec(0, i))
+		time.Sleep(40 * time.Millisecond)
+	}
+	waitClosed(t, r)
+	if !slices.Equal(sizes.sizes, []int{10, 10, 10}) {
+		t.Errorf("expected three full batches of 10, got %v", sizes.sizes)
+	}
 }
 
 // During a reload two recorders append to the same file; every line stays whole.

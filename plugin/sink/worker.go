@@ -146,10 +146,9 @@ func (w *worker) drain(giveUp <-chan struct{}) {
 	}
 }
 
-// behind reports whether the records waiting behind a head batch of n records fill a quarter
-// of the backlog or more, or the worker is asked to stop; the sink writes in a hurry then.
-// Fewer, such as the rest of a flush interval handed off just after a full batch, can wait
-// for a sink that spreads its work, while the backlog keeps room for half a hand-off.
+// behind reports whether more records wait behind a head batch of n records or the worker is
+// asked to stop; the sink writes in a hurry then. A hand-off fills at most half the backlog,
+// so with records waiting the backlog may have no room for the next one.
 func (w *worker) behind(n int) bool {
 	select {
 	case <-w.quit:
@@ -158,7 +157,7 @@ func (w *worker) behind(n int) bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.pending)-n >= max(1, w.limit/4)
+	return len(w.pending) > n
 }
 
 // retry calls op until it succeeds, waiting with backoff between attempts; it returns false if
