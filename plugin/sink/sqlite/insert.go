@@ -22,7 +22,6 @@ const restRatio = 2
 // multiInsert is an INSERT of many rows in one statement: head, row repeated, then tail.
 type multiInsert struct {
 	head, row, tail string
-	columns         int       // the variables in row
 	full            *sql.Stmt // the statement for chunkRows rows
 	args            []any     // the variables of one statement, reused
 }
@@ -77,7 +76,7 @@ func (m *multiInsert) exec(ctx context.Context, tx *sql.Tx, rows int, vars rowVa
 			return err
 		}
 		switch {
-		case to == rows:
+		case to == rows: // the last statement: nothing left to make room for
 		case hurry():
 			runtime.Gosched()
 		default:

@@ -136,14 +136,14 @@ func (s *store) prepare(ctx context.Context) error {
 	if s.insertBatch, err = s.db.PrepareContext(ctx, insertBatchSQL); err != nil {
 		return err
 	}
-	s.upsertDaily = multiInsert{head: upsertDailyHead, row: dailyRow, tail: upsertDailyTail, columns: dailyColumns}
+	s.upsertDaily = multiInsert{head: upsertDailyHead, row: dailyRow, tail: upsertDailyTail}
 	if err = s.upsertDaily.prepare(ctx, s.db); err != nil {
 		return err
 	}
 	if !s.opts.Events {
 		return nil
 	}
-	s.insertEvents = multiInsert{head: insertEventsHead, row: eventRow, columns: eventColumns}
+	s.insertEvents = multiInsert{head: insertEventsHead, row: eventRow}
 	return s.insertEvents.prepare(ctx, s.db)
 }
 

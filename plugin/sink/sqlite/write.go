@@ -22,13 +22,11 @@ const (
 
 	upsertDailyHead = `INSERT INTO daily (day, version, instance, hits, first_seen, last_seen) VALUES `
 	dailyRow        = `(?, ?, ?, ?, ?, ?)`
-	dailyColumns    = 6
 	upsertDailyTail = ` ON CONFLICT (day, version, instance) DO UPDATE SET hits = hits + excluded.hits,
 		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`
 
 	insertEventsHead = `INSERT INTO events (time, version, instance) VALUES `
 	eventRow         = `(?, ?, ?)`
-	eventColumns     = 3
 )
 
 // Write adds the batch to the daily rows, and to the events if kept, in one transaction. A
