@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/mailustats/mailustats/plugin/freeport"
+	"github.com/mailustats/mailustats/plugin/proctest"
 )
 
 // Bounds on waiting for the binary.
@@ -719,24 +719,6 @@ func TestCheckPromQL(t *testing.T) {
 
 // Starting the binary on each Corefile.
 
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // freePort returns a loopback port free for both TCP and UDP at the time of the call.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -828,42 +810,28 @@ func startCorefile(t *testing.T, bin, corefile, db string) error {
 		t.Fatal(err)
 	}
 
-	var out lockedBuffer
 	cmd := exec.Command(bin, "-conf", conf)
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = append(os.Environ(),
 		// Nothing listens there: the PostgreSQL sink starts with its database down.
 		fmt.Sprintf("MAILUSTATS_DSN=postgres://mailustats@127.0.0.1:%d/mailustats?sslmode=disable&connect_timeout=1", freePort(t)),
 		"MAILUSTATS_HASH_SECRET=deploy-test-secret",
 	)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	p := proctest.Start(t, "coredns", cmd)
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Fatalf(format+"\nCorefile:\n%s\noutput:\n%s", append(args, corefile, out.String())...)
+		t.Fatalf(format+"\nCorefile:\n%s\noutput:\n%s", append(args, corefile, p.Out.String())...)
 	}
 
 	dnsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports["dns"]))
 	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
-		case err := <-exited:
-			stopped = true
-			if m := newDirectives.FindString(out.String()); m != "" {
-				t.Skipf("the binary does not accept %s yet (being added to the plugin); the Corefile keeps it:\n%s", m, out.String())
+		case <-p.Done:
+			if m := newDirectives.FindString(p.Out.String()); m != "" {
+				t.Skipf("the binary does not accept %s yet (being added to the plugin); the Corefile keeps it:\n%s", m, p.Out.String())
 			}
-			return fmt.Errorf("expected coredns to keep running, it exited: %v\nCorefile:\n%s\noutput:\n%s", err, corefile, out.String())
+			return fmt.Errorf("expected coredns to keep running, it exited: %v\nCorefile:\n%s\noutput:\n%s", cmd.ProcessState, corefile, p.Out.String())
 		default:
 		}
 		if answered(t, dnsAddr, fail) {
@@ -899,17 +867,8 @@ func startCorefile(t *testing.T, bin, corefile, db string) error {
 		t.Logf("api on 127.0.0.1:%d: GET / answered %d", p, waitHTTP(p, "/", time.Now(), 200))
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			fail("expected exit status 0 after SIGTERM, got %v", err)
-		}
-	case <-time.After(stopTimeout):
-		fail("expected coredns to exit within %v of SIGTERM", stopTimeout)
+	if _, code := p.Terminate(t, stopTimeout); code != 0 {
+		fail("expected exit status 0 after SIGTERM, got %v", cmd.ProcessState)
 	}
 	if db != "" {
 		if _, err := os.Stat(filepath.Join(data, db)); err != nil {

@@ -75,10 +75,10 @@ func TestAPIAcrossReloads(t *testing.T) {
 	eventually(t, sinkTimeout, "the summary to count every instance", wantSummary)
 
 	for reload := 1; reload <= 10; reload++ {
-		if err := srv.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		if err := srv.Cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 			t.Fatal(err)
 		}
-		waitOutput(t, srv.process, "Reloading complete", reload)
+		waitOutput(t, srv.Process, "Reloading complete", reload)
 		if ok, why := wantSummary(); !ok {
 			t.Fatalf("after reload %d: expected the summary of 30 instances, got %s", reload, why)
 		}

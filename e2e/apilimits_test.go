@@ -42,7 +42,7 @@ func TestAPILimits(t *testing.T) {
 	summary := "http://" + apiAddr + "/api/v1/summary?days=1"
 	serving := func(t *testing.T, after string) {
 		t.Helper()
-		if srv.exited() {
+		if srv.Exited() {
 			t.Fatalf("after %s: coredns exited", after)
 		}
 		if body, status := get(t, summary); status != http.StatusOK {

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/mailustats/mailustats/plugin/proctest"
 )
 
 // Bounds on the waits for a sink to fail or recover: the writer's backoff reaches 5 s, and a
@@ -197,18 +200,18 @@ func TestSinkOpenFailsAtStartup(t *testing.T) {
 			}
 			conf := filepath.Join(t.TempDir(), "Corefile")
 			writeFile(t, conf, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        ttl 60\n        sink %s %s\n    }\n}\n", freePort(t), tc.kind, tc.path))
-			p := startProcess(t, "coredns", coreDNSBin, "-conf", conf)
+			p := proctest.Start(t, "coredns", exec.Command(coreDNSBin, "-conf", conf))
 			select {
-			case <-p.done:
+			case <-p.Done:
 			case <-time.After(startTimeout):
-				p.kill()
+				p.Kill()
 				t.Fatalf("expected coredns to exit at start-up, still running after %s", startTimeout)
 			}
-			if code := p.cmd.ProcessState.ExitCode(); code == 0 {
+			if code := p.Cmd.ProcessState.ExitCode(); code == 0 {
 				t.Errorf("expected a non-zero exit code, got 0")
 			}
 			want := fmt.Sprintf("%s:5 - sink %s:%s: ", conf, tc.kind, tc.path)
-			out := p.out.String()
+			out := p.Out.String()
 			if i := strings.Index(out, want); i < 0 || !strings.Contains(out[i:], tc.want) {
 				t.Errorf("expected %q followed by %q in the output, got:\n%s", want, tc.want, out)
 			}
@@ -340,11 +343,11 @@ func TestKilledMidLoad(t *testing.T) {
 		n, err := sinkDBHits(db)
 		return fi.Size() > 0 && n > 0, fmt.Sprintf("csv %d bytes, %d hits, %v", fi.Size(), n, err)
 	})
-	if err := srv.cmd.Process.Kill(); err != nil {
+	if err := srv.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-srv.done:
+	case <-srv.Done:
 	case <-time.After(stopTimeout):
 		t.Fatalf("coredns still running %s after SIGKILL", stopTimeout)
 	}

@@ -73,8 +73,8 @@ func floodRun(t *testing.T, buffer, n int) float64 {
 `, db, buffer))
 
 	queries, size := floodPack(t, n)
-	before := floodRSS(t, srv.cmd.Process.Pid)
-	rss := floodSampleRSS(t, srv.cmd.Process.Pid)
+	before := floodRSS(t, srv.Cmd.Process.Pid)
+	rss := floodSampleRSS(t, srv.Cmd.Process.Pid)
 	res := floodSend(t, srv.server, queries, size)
 	t.Logf("flood: sent %d of %d queries in %s (%.0f/s), answered %d (%.0f/s), %d write errors, rcodes %v",
 		res.sent, n, res.took.Round(time.Millisecond), float64(res.sent)/res.took.Seconds(),
@@ -289,7 +289,7 @@ func floodSend(t *testing.T, srv *server, queries []byte, size int) floodResult 
 						}
 					}
 				}
-				if i%64 == 0 && (time.Now().After(deadline) || srv.exited()) {
+				if i%64 == 0 && (time.Now().After(deadline) || srv.Exited()) {
 					return
 				}
 				if _, err := c.Write(queries[i*size : (i+1)*size]); err != nil {

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -14,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailustats/mailustats/plugin/freeport"
+	"github.com/mailustats/mailustats/plugin/proctest"
 )
 
 // Bounds on every wait in this package.
@@ -52,92 +49,9 @@ func freePort(t *testing.T) int {
 	return port
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// process is a child process whose stdout and stderr are kept for failure messages. It is
-// killed at the end of the test if still running.
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{} // closed once the process has exited and its output is complete
-}
-
-func startProcess(t *testing.T, name, bin string, args ...string) *process {
-	t.Helper()
-	p := &process{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("%s %s output:\n%s", p.name, strings.Join(p.cmd.Args[1:], " "), p.out)
-		}
-	})
-	t.Cleanup(p.kill) // runs before the log above, so the log is complete
-	return p
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM and waits for the exit; a process that outlives stopTimeout is killed and
-// the test fails. It returns the output and the exit code.
-func (p *process) stop(t *testing.T) (string, int) {
-	t.Helper()
-	if !p.exited() {
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			t.Errorf("SIGTERM %s: %v", p.name, err)
-		}
-	}
-	select {
-	case <-p.done:
-	case <-time.After(stopTimeout):
-		p.kill()
-		t.Fatalf("%s still running %s after SIGTERM; killed", p.name, stopTimeout)
-	}
-	return p.out.String(), p.cmd.ProcessState.ExitCode()
-}
-
-// kill ends the process if it is still running and waits a bounded time for it.
-func (p *process) kill() {
-	if p.exited() {
-		return
-	}
-	p.cmd.Process.Kill()
-	select {
-	case <-p.done:
-	case <-time.After(stopTimeout):
-	}
-}
-
 // server is a started DNS server process and the address it answers on, UDP and TCP.
 type server struct {
-	*process
+	*proctest.Process
 	addr string
 }
 
@@ -155,17 +69,17 @@ func startServer(t *testing.T, name, bin, file, conf string, probe dns.Question,
 		for i, a := range args {
 			argv[i] = strings.ReplaceAll(a, confVar, path)
 		}
-		s := &server{process: startProcess(t, name, bin, argv...), addr: net.JoinHostPort("127.0.0.1", port)}
+		s := &server{Process: proctest.Start(t, name, exec.Command(bin, argv...)), addr: net.JoinHostPort("127.0.0.1", port)}
 		err := s.waitAnswers(probe)
 		if err == nil {
 			return s
 		}
-		s.kill()
-		if try < startTries && strings.Contains(strings.ToLower(s.out.String()), "address already in use") {
+		s.Kill()
+		if try < startTries && strings.Contains(strings.ToLower(s.Out.String()), "address already in use") {
 			t.Logf("%s: port %s was taken, trying another", name, port)
 			continue
 		}
-		t.Fatalf("%s on %s: %v\nconfiguration %s:\n%s\noutput:\n%s", name, s.addr, err, path, readFile(t, path), s.out)
+		t.Fatalf("%s on %s: %v\nconfiguration %s:\n%s\noutput:\n%s", name, s.addr, err, path, readFile(t, path), s.Out)
 	}
 }
 
@@ -175,8 +89,8 @@ func (s *server) waitAnswers(probe dns.Question) error {
 	var lastErr error
 	for _, netw := range []string{"udp", "tcp"} {
 		for {
-			if s.exited() {
-				return fmt.Errorf("exited with code %d before answering", s.cmd.ProcessState.ExitCode())
+			if s.Exited() {
+				return fmt.Errorf("exited with code %d before answering", s.Cmd.ProcessState.ExitCode())
 			}
 			q := newQuery(probe.Name, probe.Qtype, false)
 			r, _, err := exchange(s.addr, netw, q, probeTimeout)
@@ -206,9 +120,9 @@ func startCoreDNS(t *testing.T, corefile string) *server {
 // Stop sends SIGTERM, waits for the exit and fails the test unless the exit is clean.
 func (s *server) Stop(t *testing.T) string {
 	t.Helper()
-	out, code := s.stop(t)
+	out, code := s.Terminate(t, stopTimeout)
 	if code != 0 {
-		t.Errorf("%s exited with code %d after SIGTERM", s.name, code)
+		t.Errorf("%s exited with code %d after SIGTERM", s.Name, code)
 	}
 	return out
 }

@@ -54,7 +54,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
     }
 }
 `, csv, path))
-	load := startLoad(t, srv.addr, 8, srv.done) // until the process has exited
+	load := startLoad(t, srv.addr, 8, srv.Done) // until the process has exited
 	time.Sleep(loadBefore)                      // load before the stop, not an assertion
 	out := srv.Stop(t)                          // exit code 0
 	qs := load.finish(t)
@@ -99,17 +99,17 @@ func TestTenReloadsUnderLoad(t *testing.T) {
 }
 `, path))
 	srv := startCoreDNS(t, conf)
-	pid := srv.cmd.Process.Pid
+	pid := srv.Cmd.Process.Pid
 
 	var qs []loadQuery
 	var probes []announcement
 	fds, goroutines := map[int]int{}, map[int]int{}
 	load := startLoad(t, srv.addr, 4, nil)
 	for reload := 1; reload <= 10; reload++ {
-		if err := srv.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		if err := srv.Cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 			t.Fatal(err)
 		}
-		waitOutput(t, srv.process, "Reloading complete", reload)
+		waitOutput(t, srv.Process, "Reloading complete", reload)
 		for _, netw := range []string{"udp", "tcp"} {
 			probes = append(probes, announceOnce(t, srv.addr, netw))
 		}
@@ -123,8 +123,8 @@ func TestTenReloadsUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	if strings.Contains(srv.out.String(), "Restart failed") {
-		t.Errorf("expected every reload to succeed, got:\n%s", srv.out)
+	if strings.Contains(srv.Out.String(), "Restart failed") {
+		t.Errorf("expected every reload to succeed, got:\n%s", srv.Out)
 	}
 	t.Logf("after reload 2: %d fds, %d goroutines; after reload 10: %d fds, %d goroutines",
 		fds[2], goroutines[2], fds[10], goroutines[10])

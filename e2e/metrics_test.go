@@ -6,12 +6,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailustats/mailustats/plugin/proctest"
 )
 
 // Placeholders for the ports of the prometheus and ready plugins in a Corefile, beside portVar.
@@ -57,8 +60,8 @@ func launchMonitored(t *testing.T, corefile string) *monitored {
 	port := strconv.Itoa(freePort(t))
 	path := t.TempDir() + "/Corefile"
 	writeFile(t, path, strings.ReplaceAll(conf, portVar, port))
-	p := startProcess(t, "coredns", coreDNSBin, "-conf", path)
-	return &monitored{server: &server{process: p, addr: net.JoinHostPort("127.0.0.1", port)}, metricsAddr: m, readyAddr: r}
+	p := proctest.Start(t, "coredns", exec.Command(coreDNSBin, "-conf", path))
+	return &monitored{server: &server{Process: p, addr: net.JoinHostPort("127.0.0.1", port)}, metricsAddr: m, readyAddr: r}
 }
 
 // waitUp waits until a launched server answers over UDP and TCP.

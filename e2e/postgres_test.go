@@ -317,7 +317,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		}
 	}
 	for _, s := range []*monitored{a, b} { // both flush at once
-		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailustats/mailustats/plugin/proctest"
 )
 
 // On reload the new instance opens the sink while the old one still holds its records (flush
@@ -37,10 +39,10 @@ func TestReloadKeepsRecords(t *testing.T) {
 	}
 	for reload := 1; reload <= 3; reload++ {
 		send(20)
-		if err := srv.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		if err := srv.Cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 			t.Fatal(err)
 		}
-		waitOutput(t, srv.process, "Reloading complete", reload)
+		waitOutput(t, srv.Process, "Reloading complete", reload)
 	}
 	send(20)
 	srv.Stop(t)
@@ -48,12 +50,12 @@ func TestReloadKeepsRecords(t *testing.T) {
 }
 
 // waitOutput waits until the process has printed text n times.
-func waitOutput(t *testing.T, p *process, text string, n int) {
+func waitOutput(t *testing.T, p *proctest.Process, text string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(startTimeout)
-	for strings.Count(p.out.String(), text) < n {
-		if time.Now().After(deadline) || p.exited() {
-			t.Fatalf("%s: expected %q %d times in the output within %s", p.name, text, n, startTimeout)
+	for strings.Count(p.Out.String(), text) < n {
+		if time.Now().After(deadline) || p.Exited() {
+			t.Fatalf("%s: expected %q %d times in the output within %s", p.Name, text, n, startTimeout)
 		}
 		time.Sleep(probeEvery) // polling interval, not an assertion
 	}
