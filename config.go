@@ -1,6 +1,7 @@
 package mailustats
 
 import (
+	"database/sql"
 	"net"
 	"time"
 
@@ -24,12 +25,18 @@ type config struct {
 	api      string       // address of the statistics API; "" for none
 	apiLine  string       // FILE:LINE of the api option, for errors at start-up
 	hashIDs  string       // secret for hashing instance IDs; "" stores them as they are
-	report   reportOpener // the first SQL sink, which statistics are read from; nil for none
+	stats    *statsSource // the first SQL sink, which statistics are read from; nil for none
 }
 
-// reportOpener is a sink that statistics can be read from: the SQL sinks.
-type reportOpener interface {
-	OpenReport() (*report.Store, error)
+// statsSource is a SQL sink that the statistics are read from, and the SQL it speaks.
+type statsSource struct {
+	reader  sqlReader
+	dialect report.Dialect
+}
+
+// sqlReader is a sink whose database can be read: the SQL sinks.
+type sqlReader interface {
+	OpenReader() (*sql.DB, error)
 }
 
 // sinkLine is a sink and the Corefile line that configured it, for errors at start-up.

@@ -14,21 +14,22 @@ const gaugeInterval = time.Minute
 // gaugeWindows are the windows of the active-instance gauges, in days.
 var gaugeWindows = []int{1, 7, 30}
 
-// gauges keeps coredns_mailustats_active_instances up to date from the database, removing the
-// series of versions that left a window rather than leaving them at their last value.
+// gauges keeps a zone's series of coredns_mailustats_active_instances up to date from the
+// database. Each refresh replaces all of the zone's series, so a version that left a window
+// loses its series rather than keeping its last value.
 type gauges struct {
 	store    *report.Store
+	zone     string
 	interval time.Duration
 	now      func() time.Time
 
-	shown  map[string]map[string]bool // by window: the versions that have a series
-	failed bool                       // the last refresh failed; logged once per state change
+	failed bool // the last refresh failed; logged once per state change
 	quit   chan struct{}
 	done   chan struct{}
 }
 
-func newGauges(store *report.Store) *gauges {
-	return &gauges{store: store, interval: gaugeInterval, now: time.Now, shown: map[string]map[string]bool{}}
+func newGauges(store *report.Store, zone string) *gauges {
+	return &gauges{store: store, zone: zone, interval: gaugeInterval, now: time.Now}
 }
 
 // start refreshes the gauges now and then every interval, until stop.
@@ -49,18 +50,19 @@ func (g *gauges) start() {
 	}()
 }
 
-// stop ends the refreshing and waits for it; the series keep their last values, which a
-// reloaded instance goes on refreshing.
+// stop ends the refreshing, waits for it and removes the zone's series, unless a reloaded
+// instance has refreshed them since and owns them now.
 func (g *gauges) stop() {
 	close(g.quit)
 	<-g.done
+	activeInstances.release(g.zone, g)
 }
 
 func (g *gauges) refresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), g.interval)
 	defer cancel()
+	var counts []activeCount
 	for _, days := range gaugeWindows {
-		window := strconv.Itoa(days) + "d"
 		summary, err := g.store.Summary(ctx, report.LastDays(g.now(), days))
 		if err != nil {
 			if !g.failed {
@@ -69,18 +71,12 @@ func (g *gauges) refresh() {
 			g.failed = true
 			return
 		}
-		now := map[string]bool{}
+		window := strconv.Itoa(days) + "d"
 		for _, v := range summary.Versions {
-			activeInstances.WithLabelValues(v.Version, window).Set(float64(v.Instances))
-			now[v.Version] = true
+			counts = append(counts, activeCount{version: v.Version, window: window, instances: v.Instances})
 		}
-		for v := range g.shown[window] {
-			if !now[v] {
-				activeInstances.DeleteLabelValues(v, window)
-			}
-		}
-		g.shown[window] = now
 	}
+	activeInstances.set(g.zone, g, counts)
 	if g.failed {
 		log.Infof("active instance gauges: reading again")
 	}

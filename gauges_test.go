@@ -3,16 +3,24 @@ package mailustats
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
+	"github.com/mailustats/mailustats/plugin/report"
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/sqlite"
 )
 
-func TestGaugesFollowTheDatabase(t *testing.T) {
+// gaugeDay is the day the gauge tests read the database on.
+var gaugeDay = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// gaugeStore returns a Store on a new SQLite database holding records.
+func gaugeStore(t *testing.T, records ...sink.Record) *report.Store {
+	t.Helper()
 	opener, err := sqlite.Parse([]string{filepath.Join(t.TempDir(), "stats.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -22,43 +30,111 @@ func TestGaugesFollowTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	day := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	batch := sink.Batch{ID: "1", Records: []sink.Record{
-		{Time: day, Version: "gauge-19", Instance: "a"},
-		{Time: day, Version: "gauge-19", Instance: "b"},
-		{Time: day.AddDate(0, 0, -3), Version: "gauge-18", Instance: "c"},
-		{Time: day.AddDate(0, 0, -3), Version: "gauge-18", Instance: "a"}, // a upgraded to 19 since
-	}}
-	if err := s.Write(context.Background(), batch); err != nil {
+	if err := s.Write(context.Background(), sink.Batch{ID: "1", Records: records}); err != nil {
 		t.Fatal(err)
 	}
-	store, err := opener.(reportOpener).OpenReport()
+	db, err := opener.(sqlReader).OpenReader()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	store := report.NewStore(db, report.SQLite)
+	t.Cleanup(func() { store.Close() })
+	return store
+}
 
-	g := newGauges(store)
-	g.now = func() time.Time { return day }
-	g.refresh()
-	for _, tc := range []struct {
-		version, window string
-		want            float64
-	}{{"gauge-19", "1d", 2}, {"gauge-19", "7d", 2}, {"gauge-18", "7d", 1}, {"gauge-19", "30d", 2}, {"gauge-18", "30d", 1}} {
-		if got := testutil.ToFloat64(activeInstances.WithLabelValues(tc.version, tc.window)); got != tc.want {
-			t.Errorf("active_instances{%s,%s}: expected %v, got %v", tc.version, tc.window, tc.want, got)
+// activeNow returns the series of active_instances of zone as "version window" -> value.
+func activeNow(t *testing.T, zone string) map[string]float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 100)
+	go func() { activeInstances.Collect(ch); close(ch) }()
+	got := map[string]float64{}
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		labels := map[string]string{}
+		for _, l := range pb.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["zone"] == zone {
+			got[labels["version"]+" "+labels["window"]] = pb.GetGauge().GetValue()
 		}
 	}
-	if activeInstances.DeleteLabelValues("gauge-18", "1d") {
-		t.Error("expected no 1d series for a version not seen today")
-	}
+	return got
+}
 
-	g.now = func() time.Time { return day.AddDate(0, 0, 5) } // gauge-18 left the 7-day window
+// gaugesAt returns gauges of zone on store whose clock reads now.
+func gaugesAt(store *report.Store, zone string, now time.Time) *gauges {
+	g := newGauges(store, zone)
+	g.now = func() time.Time { return now }
+	return g
+}
+
+func checkActive(t *testing.T, zone string, want map[string]float64) {
+	t.Helper()
+	if got := activeNow(t, zone); !reflect.DeepEqual(got, want) {
+		t.Errorf("active_instances{zone=%q}: expected %v, got %v", zone, want, got)
+	}
+}
+
+func TestGaugesFollowTheDatabase(t *testing.T) {
+	store := gaugeStore(t,
+		sink.Record{Time: gaugeDay, Version: "19", Instance: "a"},
+		sink.Record{Time: gaugeDay, Version: "19", Instance: "b"},
+		sink.Record{Time: gaugeDay.AddDate(0, 0, -3), Version: "18", Instance: "c"},
+		sink.Record{Time: gaugeDay.AddDate(0, 0, -3), Version: "18", Instance: "a"}, // a upgraded to 19 since
+	)
+	const zone = "follow.test."
+	g := gaugesAt(store, zone, gaugeDay)
 	g.refresh()
-	if activeInstances.DeleteLabelValues("gauge-18", "7d") || activeInstances.DeleteLabelValues("gauge-19", "1d") {
-		t.Error("expected the series of versions that left a window removed")
+	checkActive(t, zone, map[string]float64{"19 1d": 2, "19 7d": 2, "18 7d": 1, "19 30d": 2, "18 30d": 1})
+
+	g.now = func() time.Time { return gaugeDay.AddDate(0, 0, 5) } // 18 left the 7-day window
+	g.refresh()
+	checkActive(t, zone, map[string]float64{"19 7d": 2, "19 30d": 2, "18 30d": 1})
+}
+
+// TestGaugesAcrossReload follows CoreDNS's order on reload: the new instance starts and
+// refreshes, then the old one stops. A series the old instance set that the new one does not
+// is gone, and the old one's stop leaves the new one's series alone.
+func TestGaugesAcrossReload(t *testing.T) {
+	const zone = "reload.test."
+	before := gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: "a"})
+	after := gaugeStore(t, sink.Record{Time: gaugeDay, Version: "19", Instance: "b"})
+
+	old := gaugesAt(before, zone, gaugeDay)
+	old.start()
+	checkActiveSoon(t, zone, "18 1d")
+
+	reloaded := gaugesAt(after, zone, gaugeDay)
+	reloaded.start()
+	checkActiveSoon(t, zone, "19 1d")
+	old.stop()
+	checkActive(t, zone, map[string]float64{"19 1d": 1, "19 7d": 1, "19 30d": 1})
+
+	reloaded.stop()
+	checkActive(t, zone, map[string]float64{})
+}
+
+// checkActiveSoon waits, a bounded time, for the started gauges' first refresh to show series.
+func checkActiveSoon(t *testing.T, zone, series string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for activeNow(t, zone)[series] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("expected active_instances{zone=%q} to have %s, got %v", zone, series, activeNow(t, zone))
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not an assertion
 	}
-	if got := testutil.ToFloat64(activeInstances.WithLabelValues("gauge-18", "30d")); got != 1 {
-		t.Errorf("active_instances{gauge-18,30d}: expected 1, got %v", got)
-	}
+}
+
+// TestGaugesOfTwoZones checks that two server blocks keep series of their own.
+func TestGaugesOfTwoZones(t *testing.T) {
+	one := gaugesAt(gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: "a"}), "one.test.", gaugeDay)
+	two := gaugesAt(gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: "b"}, sink.Record{Time: gaugeDay, Version: "18", Instance: "c"}), "two.test.", gaugeDay)
+	one.refresh()
+	two.refresh()
+	checkActive(t, "one.test.", map[string]float64{"18 1d": 1, "18 7d": 1, "18 30d": 1})
+	checkActive(t, "two.test.", map[string]float64{"18 1d": 2, "18 7d": 2, "18 30d": 2})
 }

@@ -12,6 +12,9 @@ import (
 
 var log = clog.NewWithPlugin(pluginName)
 
+// statsConns bounds the connections the statistics API and gauges open on the database.
+const statsConns = 4
+
 // start opens the sinks and starts the recorder; it runs in OnStartup, before the server serves.
 func (m *MailuStats) start() error {
 	sinks := make([]sink.Labeled, 0, len(m.cfg.sinks))
@@ -40,20 +43,21 @@ func (m *MailuStats) start() error {
 
 // startStatistics opens the first SQL sink for reading and starts the gauges and the API.
 func (m *MailuStats) startStatistics() error {
-	if m.cfg.report == nil {
+	if m.cfg.stats == nil {
 		return nil
 	}
-	store, err := m.cfg.report.OpenReport()
+	db, err := m.cfg.stats.reader.OpenReader()
 	if err != nil {
 		return fmt.Errorf("statistics: %w", err)
 	}
-	m.store = store
-	m.gauges = newGauges(store)
+	db.SetMaxOpenConns(statsConns)
+	m.store = report.NewStore(db, m.cfg.stats.dialect)
+	m.gauges = newGauges(m.store, m.cfg.zones[0])
 	m.gauges.start()
 	if m.cfg.api == "" {
 		return nil
 	}
-	m.api = &apiServer{addr: m.cfg.api, handler: report.NewHandler(store, time.Now)}
+	m.api = &apiServer{addr: m.cfg.api, handler: report.NewHandler(m.store, time.Now, log)}
 	if err := m.api.listen(); err != nil {
 		return fmt.Errorf("%s - api: %w", m.cfg.apiLine, err)
 	}

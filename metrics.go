@@ -50,14 +50,9 @@ var (
 		Name:      "sink_dropped_total",
 		Help:      "Counter of queued records a sink never stored, by sink.",
 	}, []string{"sink"})
-	// activeInstances is the distinct instances that announced themselves in a window, by the
-	// last version they reported there; refreshed from the SQL sink.
-	activeInstances = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: pluginName,
-		Name:      "active_instances",
-		Help:      "Distinct instances that started in the window (1d: today, UTC), by their last version.",
-	}, []string{"version", "window"})
+	// activeInstances is the distinct instances that announced themselves in a window, by zone
+	// and the last version they reported there; refreshed from the SQL sink.
+	activeInstances = newActiveSeries()
 	// queueLength is the number of records waiting to be handed to the sinks.
 	queueLength = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
@@ -66,6 +61,8 @@ var (
 		Help:      "Records waiting in the queue for the sinks.",
 	})
 )
+
+func init() { prometheus.MustRegister(activeInstances) }
 
 // recorderMetrics are the metrics the recorder keeps itself.
 var recorderMetrics = sink.Metrics{SinkErrors: sinkErrorsTotal, SinkDropped: sinkDroppedTotal, QueueLength: queueLength}

@@ -11,6 +11,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
 
+	"github.com/mailustats/mailustats/plugin/report"
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/postgres"
 	"github.com/mailustats/mailustats/plugin/sink/sqlite"
@@ -76,7 +77,7 @@ func parse(c *caddy.Controller) (config, error) {
 	if len(cfg.sinks) == 0 {
 		return cfg, noSink
 	}
-	if cfg.api != "" && cfg.report == nil {
+	if cfg.api != "" && cfg.stats == nil {
 		return cfg, c.Err("api reads the statistics from a sqlite or postgres sink; add one")
 	}
 	return cfg, nil
@@ -182,14 +183,17 @@ func parseSink(c *caddy.Controller, cfg *config, args []string) error {
 		return c.ArgErr()
 	}
 	var opener sink.Opener
+	var dialect report.Dialect
 	var err error
 	switch args[0] {
 	case "file":
 		opener, err = sink.ParseFile(args[1:])
 	case "sqlite":
 		opener, err = sqlite.Parse(args[1:])
+		dialect = report.SQLite
 	case "postgres":
 		opener, err = postgres.Parse(args[1:])
+		dialect = report.Postgres
 	default:
 		err = fmt.Errorf("unknown sink %q", args[0])
 	}
@@ -197,8 +201,8 @@ func parseSink(c *caddy.Controller, cfg *config, args []string) error {
 		return c.Err(err.Error())
 	}
 	cfg.sinks = append(cfg.sinks, sinkLine{opener: opener, file: c.File(), line: c.Line()})
-	if r, ok := opener.(reportOpener); ok && cfg.report == nil {
-		cfg.report = r
+	if r, ok := opener.(sqlReader); ok && cfg.stats == nil {
+		cfg.stats = &statsSource{reader: r, dialect: dialect}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coredns/caddy"
+
+	"github.com/mailustats/mailustats/plugin/report"
 )
 
 func TestSetupParse(t *testing.T) {
@@ -71,14 +73,19 @@ func TestSetupParse(t *testing.T) {
 			if cfg.api != "127.0.0.1:9154" || cfg.apiLine != "Testfile:5" || cfg.hashIDs != "s3cret" {
 				t.Errorf("expected api 127.0.0.1:9154 on Testfile:5 and hash_ids s3cret, got %q %q %q", cfg.api, cfg.apiLine, cfg.hashIDs)
 			}
-			if any(cfg.report) != any(cfg.sinks[1].opener) {
-				t.Errorf("expected statistics read from the first SQL sink, got %v", cfg.report)
+			if cfg.stats == nil || any(cfg.stats.reader) != any(cfg.sinks[1].opener) || cfg.stats.dialect != report.SQLite {
+				t.Errorf("expected statistics read from the first SQL sink, in SQLite, got %+v", cfg.stats)
 			}
 		}},
 		{input: "mailustats {\n sink sqlite data/m.db events retention 90d\n sink postgres postgres://stats:secret@db.example.org:5433/stats\n}", check: func(t *testing.T, cfg config) {
 			labels := []string{cfg.sinks[0].opener.Label(), cfg.sinks[1].opener.Label()}
 			if strings.Join(labels, " ") != "sqlite:data/m.db postgres:db.example.org:5433/stats" {
 				t.Errorf("expected the sqlite sink and the postgres DSN without its password, got %v", labels)
+			}
+		}},
+		{input: "mailustats {\n sink file x\n sink postgres postgres://db.example.org/stats\n sink sqlite a.db\n}", check: func(t *testing.T, cfg config) {
+			if cfg.stats == nil || any(cfg.stats.reader) != any(cfg.sinks[1].opener) || cfg.stats.dialect != report.Postgres {
+				t.Errorf("expected statistics read from the first SQL sink, in PostgreSQL, got %+v", cfg.stats)
 			}
 		}},
 

@@ -7,11 +7,12 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	clog "github.com/coredns/coredns/plugin/pkg/log"
 )
 
-var log = clog.NewWithPlugin("mailustats")
+// Logger is where the handler reports a failed query; CoreDNS's plugin logger is one.
+type Logger interface {
+	Warningf(format string, v ...any)
+}
 
 // defaultDays is the window of a request without ?days=N; the longest is maxWindowDays.
 const defaultDays = 30
@@ -55,11 +56,12 @@ type upgradesBody struct {
 type handler struct {
 	store *Store
 	now   func() time.Time
+	log   Logger
 }
 
 // NewHandler returns the HTTP handler of the statistics page and its JSON API. now is the
-// clock that ends the windows; nil means time.Now. Every path answers GET and HEAD only (405
-// with an Allow header otherwise); an unknown path is a 404.
+// clock that ends the windows; nil means time.Now. Failed queries are reported to log. Every
+// path answers GET and HEAD only (405 with an Allow header otherwise); an unknown path is a 404.
 //
 // The API takes days=N, the window of N UTC days that ends today, from 1 to 3660 (default 30);
 // anything else is a 400. Every response is a JSON object; days are YYYY-MM-DD in UTC, and
@@ -90,11 +92,11 @@ type handler struct {
 //
 // GET / is a page that draws these numbers for the last 7, 30 or 90 days with its own inline
 // script and style; it loads nothing but the API.
-func NewHandler(store *Store, now func() time.Time) http.Handler {
+func NewHandler(store *Store, now func() time.Time, log Logger) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
-	return &handler{store: store, now: now}
+	return &handler{store: store, now: now, log: log}
 }
 
 // ServeHTTP implements http.Handler.
@@ -177,7 +179,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(
 	if err != nil {
 		// The client that went away needs no answer and the log no line.
 		if r.Context().Err() == nil {
-			log.Warningf("report: %s: %v", r.URL.Path, err)
+			h.log.Warningf("report: %s: %v", r.URL.Path, err)
 		}
 		writeError(w, http.StatusServiceUnavailable, "statistics unavailable")
 		return
@@ -234,7 +236,6 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 func writeJSON(w http.ResponseWriter, status int, cache string, body any) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		log.Warningf("report: encoding a response: %v", err)
 		status, cache, b = http.StatusInternalServerError, cacheError, []byte(`{"error":"internal error"}`)
 	}
 	b = append(b, '\n')

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,17 +15,32 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	clog "github.com/coredns/coredns/plugin/pkg/log"
 
 	"github.com/mailustats/mailustats/plugin/report"
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/sqlite"
 )
 
-func init() { clog.Discard() }
+// testLog keeps what a handler logs.
+type testLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *testLog) Warningf(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, v...))
+}
+
+func (l *testLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
 
 // handlerNow is the clock of the handler tests: its 30-day window is 2026-10-24 to 2026-11-22.
 var handlerNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -102,7 +118,13 @@ func handlerStore(tb testing.TB, records []sink.Record) *report.Store {
 // startHandler serves the handler over a real listener until tb ends.
 func startHandler(tb testing.TB, store *report.Store, now time.Time) *httptest.Server {
 	tb.Helper()
-	ts := httptest.NewServer(report.NewHandler(store, func() time.Time { return now }))
+	return startHandlerLog(tb, store, now, &testLog{})
+}
+
+// startHandlerLog is startHandler with the handler logging to log.
+func startHandlerLog(tb testing.TB, store *report.Store, now time.Time, log report.Logger) *httptest.Server {
+	tb.Helper()
+	ts := httptest.NewServer(report.NewHandler(store, func() time.Time { return now }, log))
 	tb.Cleanup(ts.Close)
 	return ts
 }
@@ -363,13 +385,17 @@ func TestHandlerMethodNotAllowed(t *testing.T) {
 
 func TestHandlerDatabaseError(t *testing.T) {
 	store := handlerStore(t, handlerRecords)
-	ts := startHandler(t, store, handlerNow)
+	log := &testLog{}
+	ts := startHandlerLog(t, store, handlerNow, log)
 	store.Close()
 	for _, path := range []string{"summary", "daily", "new", "upgrades"} {
 		r := request(t, http.MethodGet, ts.URL+"/api/v1/"+path)
 		checkError(t, path, r, http.StatusServiceUnavailable)
 		if strings.Contains(string(r.body), "closed") || strings.Contains(string(r.body), "sql") {
 			t.Errorf("%s: expected the database's error kept out of the answer, got %s", path, r.body)
+		}
+		if !strings.Contains(log.String(), "/api/v1/"+path+": "+path+": sql: database is closed") {
+			t.Errorf("%s: expected the database's error logged, got %q", path, log.String())
 		}
 	}
 }
@@ -513,7 +539,7 @@ func TestHandlerNoInstanceInAnyResponse(t *testing.T) {
 }
 
 func TestHandlerDefaultClock(t *testing.T) {
-	ts := httptest.NewServer(report.NewHandler(handlerStore(t, nil), nil))
+	ts := httptest.NewServer(report.NewHandler(handlerStore(t, nil), nil, &testLog{}))
 	defer ts.Close()
 	before := report.LastDays(time.Now(), 2)
 	var got report.Summary

@@ -9,14 +9,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// Retry timing of a failing sink, the longest one write may take, and how long a failing sink
-// may keep trying at shut-down before its backlog is counted as dropped.
+// Retry timing of a failing sink and the longest one write may take.
 const (
-	retryMin      = 100 * time.Millisecond
-	retryMax      = 5 * time.Second
-	writeTimeout  = 30 * time.Second
-	shutdownGrace = 5 * time.Second
+	retryMin     = 100 * time.Millisecond
+	retryMax     = 5 * time.Second
+	writeTimeout = 30 * time.Second
 )
+
+// ShutdownGrace is how long a failing sink may keep trying at shut-down before its backlog is
+// counted as dropped; a sink's own waits that cannot be cut short must end before it.
+const ShutdownGrace = 5 * time.Second
 
 // worker owns one sink: it keeps that sink's backlog, so a slow or failing sink holds back
 // nothing but itself.
@@ -38,7 +40,7 @@ type worker struct {
 	head Batch
 
 	quit      chan struct{}      // closed when the worker is asked to stop
-	deadline  context.Context    // ends shutdownGrace after quit: writes in flight are cut short
+	deadline  context.Context    // ends ShutdownGrace after quit: writes in flight are cut short
 	expire    context.CancelFunc // ends deadline
 	stopTimer *time.Timer
 }
@@ -78,9 +80,9 @@ func (w *worker) offer(batch []Record) {
 }
 
 // stop asks the worker to write its backlog and close the sink. Writes in flight may finish;
-// after shutdownGrace they are cut short and the rest is counted as dropped.
+// after ShutdownGrace they are cut short and the rest is counted as dropped.
 func (w *worker) stop() {
-	w.stopTimer = time.AfterFunc(shutdownGrace, w.expire)
+	w.stopTimer = time.AfterFunc(ShutdownGrace, w.expire)
 	close(w.quit) // after the timer is set: close reads it once quit is seen
 }
 

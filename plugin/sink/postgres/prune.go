@@ -3,14 +3,8 @@ package postgres
 import (
 	"context"
 	"time"
-)
 
-// pruneEvery is how often a sink deletes expired rows. batchKeep is how long a batch ID is kept
-// to recognise a retry of the batch: a worker retries a failed write within seconds while the
-// database answers.
-const (
-	pruneEvery = time.Hour
-	batchKeep  = 24 * time.Hour
+	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
 // The statements that delete batch IDs written before $1 and, with a retention, events that
@@ -21,25 +15,25 @@ const (
 )
 
 // pruneDue reports whether expired rows are to be deleted at now, and if so schedules the next
-// time pruneEvery later, whether or not this one succeeds.
+// time table.PruneEvery later, whether or not this one succeeds.
 func (s *pgSink) pruneDue(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if now.Before(s.nextPrune) {
 		return false
 	}
-	s.nextPrune = now.Add(pruneEvery)
+	s.nextPrune = now.Add(table.PruneEvery)
 	return true
 }
 
-// prune deletes the batch IDs older than batchKeep and, with a retention, the events older
+// prune deletes the batch IDs older than table.BatchKeep and, with a retention, the events older
 // than it.
 func (s *pgSink) prune(ctx context.Context, now time.Time) error {
 	var err error
 	if s.opts.Retention > 0 {
-		_, err = s.pool.Exec(ctx, pruneEvents, now.Add(-batchKeep), now.Add(-s.opts.Retention))
+		_, err = s.pool.Exec(ctx, pruneEvents, now.Add(-table.BatchKeep), now.Add(-s.opts.Retention))
 	} else {
-		_, err = s.pool.Exec(ctx, pruneBatches, now.Add(-batchKeep))
+		_, err = s.pool.Exec(ctx, pruneBatches, now.Add(-table.BatchKeep))
 	}
 	return err
 }

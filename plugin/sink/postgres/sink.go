@@ -46,7 +46,7 @@ func (s *pgSink) Prepare(ctx context.Context) error {
 
 // Write stores batch in one statement that adds nothing if the batch's ID shows it stored
 // already, preparing the schema first if need be: also when the tables went missing, as in a
-// database recreated empty. At most once every pruneEvery it then deletes expired rows; if that
+// database recreated empty. At most once every table.PruneEvery it then deletes expired rows; if that
 // fails it returns the error, and the retry of the stored batch is a no-op.
 func (s *pgSink) Write(ctx context.Context, batch sink.Batch) error {
 	if !s.prepared.Load() {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/mailustats/mailustats/plugin/sink"
@@ -27,16 +28,18 @@ const dirMode = 0o750
 // instance during a reload, queue for the lock instead of one failing; a 32 MiB page cache; and
 // a checkpoint every 10000 WAL pages (40 MiB) rather than 1000, so a page that many batches
 // update is copied back to the database once: a fifth less work per record under load.
-const dsnQuery = "_busy_timeout=" + busyTimeoutMillis + "&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate" +
+var dsnQuery = busyTimeoutParam + "&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate" +
 	"&_pragma=cache_size(-32768)&_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(10000)"
 
 // How long a writer waits for another's lock, and how often Open tries again meanwhile. The
-// wait cannot be cut short, so it stays below the recorder's 5 s shut-down grace.
+// wait cannot be cut short, so it ends a second before the recorder's shut-down grace.
 const (
-	busyTimeoutMillis = "4000"
-	busyTimeout       = 4 * time.Second
-	busyRetry         = 20 * time.Millisecond
+	busyTimeout = sink.ShutdownGrace - time.Second
+	busyRetry   = 20 * time.Millisecond
 )
+
+// busyTimeoutParam sets busyTimeout on a connection.
+var busyTimeoutParam = "_busy_timeout=" + strconv.FormatInt(busyTimeout.Milliseconds(), 10)
 
 // sqliteBusy is SQLITE_BUSY, the primary result code of a lock held elsewhere.
 const sqliteBusy = 5

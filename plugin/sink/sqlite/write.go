@@ -10,13 +10,6 @@ import (
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
-// How long a batch ID is kept to recognise a retry of its batch, and how often a sink deletes
-// the old batch IDs and events.
-const (
-	batchRetention = 24 * time.Hour
-	pruneEvery     = time.Hour
-)
-
 const (
 	insertBatchSQL = `INSERT INTO batches (id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`
 
@@ -55,7 +48,7 @@ func (s *store) Write(ctx context.Context, batch sink.Batch) error {
 			return fmt.Errorf("events: %w", err)
 		}
 	}
-	prune := now.Sub(s.lastPrune) >= pruneEvery
+	prune := now.Sub(s.lastPrune) >= table.PruneEvery
 	if prune {
 		if err := s.prune(ctx, tx, now); err != nil {
 			return fmt.Errorf("prune: %w", err)
@@ -111,7 +104,7 @@ func eventVars(records []sink.Record) rowVars {
 
 // prune deletes the batch IDs too old to see a retry and, with a retention, the old events.
 func (s *store) prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE at < ?`, now.Add(-batchRetention).Unix()); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE at < ?`, now.Add(-table.BatchKeep).Unix()); err != nil {
 		return err
 	}
 	if s.opts.Retention == 0 {
