@@ -1,10 +1,18 @@
-# make run: build and serve Corefile.example; make test: every test; make build: bin/coredns.
+# make run: build and serve Corefile.example; make test: every test; make build: bin/coredns
+# (or BIN=PATH).
 GO ?= go
+BIN ?= bin/coredns
 
 .PHONY: build run test fuzz clean bench bench-memory
 
+# The build identity that bin/coredns -version and the build_info metrics report; set from git,
+# or on the command line (make build VERSION=v1.2.0 REVISION=...).
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null)
+REVISION := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS = -X github.com/mailustats/mailustats.buildVersion=$(VERSION) -X github.com/mailustats/mailustats.buildRevision=$(REVISION)
+
 build:
-	$(GO) build -o bin/coredns ./build
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./build
 
 run: build
 	mkdir -p data

@@ -53,6 +53,13 @@ var (
 	// activeInstances is the distinct instances that announced themselves in a window, by zone
 	// and the last version they reported there; refreshed from the SQL sink.
 	activeInstances = newActiveSeries()
+	// buildInfo says which mailustats the binary is, as BuildIdentity does.
+	buildInfo = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "build_info",
+		Help:      "A metric with a constant '1' value labeled by the version and revision of mailustats.",
+	}, []string{"version", "revision"})
 	// queueLength is the number of records waiting to be handed to the sinks.
 	queueLength = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
@@ -62,7 +69,10 @@ var (
 	})
 )
 
-func init() { prometheus.MustRegister(activeInstances) }
+func init() {
+	prometheus.MustRegister(activeInstances)
+	buildInfo.WithLabelValues(BuildIdentity()).Set(1)
+}
 
 // recorderMetrics are the metrics the recorder keeps itself.
 var recorderMetrics = sink.Metrics{SinkErrors: sinkErrorsTotal, SinkDropped: sinkDroppedTotal, QueueLength: queueLength}

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
@@ -29,7 +30,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/timeouts"
 	_ "github.com/coredns/coredns/plugin/whoami"
 
-	_ "github.com/mailustats/mailustats"
+	"github.com/mailustats/mailustats"
 )
 
 func init() {
@@ -38,6 +39,13 @@ func init() {
 		panic(err) // a CoreDNS without the anchor directive is a build mistake, caught by its test
 	}
 	dnsserver.Directives = directives
+
+	// -version and coredns_build_info say which mailustats this is.
+	version, revision := mailustats.BuildIdentity()
+	caddy.AppVersion = coremain.CoreVersion + "+mailustats-" + version
+	if coremain.GitCommit == "" {
+		coremain.GitCommit = revision
+	}
 }
 
 func main() { coremain.Run() }
