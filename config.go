@@ -16,9 +16,11 @@ type config struct {
 	aaaa     []net.IP
 	nxdomain bool // answer nxdomain was given explicitly
 	ttl      uint32
-	mname    string // SOA primary name server; "" means ns.<zone>
-	rname    string // SOA mailbox; "" means hostmaster.<zone>
-	ns       []string
+	mname    string       // SOA primary name server; "" means the first name server, else ns.<zone>
+	rname    string       // SOA mailbox; "" means hostmaster.<zone>
+	ns       []nameServer // the apex's NS RRset; none means the SOA MNAME alone
+	nsLine   int          // the line of the ns option, for errors about it
+	versions []string     // patterns of the versions recorded; none records every valid version
 	sinks    []sinkLine
 	buffer   int
 	flush    time.Duration

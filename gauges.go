@@ -14,6 +14,14 @@ const gaugeInterval = time.Minute
 // gaugeWindows are the windows of the active-instance gauges, in days.
 var gaugeWindows = []int{1, 7, 30}
 
+// gaugeVersions bounds the version series of a zone's window, whatever versions outsiders
+// announce: the largest versions keep a series each, and the rest are summed in otherVersion.
+const gaugeVersions = 20
+
+// otherVersion is the version label of the instances of the versions past gaugeVersions; no
+// announced version can be spelled so.
+const otherVersion = "(other)"
+
 // gauges keeps a zone's series of coredns_mailustats_active_instances up to date from the
 // database. Each refresh replaces all of the zone's series, so a version that left a window
 // loses its series rather than keeping its last value.
@@ -72,8 +80,15 @@ func (g *gauges) refresh() {
 			return
 		}
 		window := strconv.Itoa(days) + "d"
-		for _, v := range summary.Versions {
-			counts = append(counts, activeCount{version: v.Version, window: window, instances: v.Instances})
+		for i, v := range summary.Versions { // largest first
+			if i < gaugeVersions {
+				counts = append(counts, activeCount{version: v.Version, window: window, instances: v.Instances})
+				continue
+			}
+			if i == gaugeVersions {
+				counts = append(counts, activeCount{version: otherVersion, window: window})
+			}
+			counts[len(counts)-1].instances += v.Instances
 		}
 	}
 	activeInstances.set(g.zone, g, counts)

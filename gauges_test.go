@@ -2,8 +2,10 @@ package mailustats
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +139,34 @@ func TestGaugesOfTwoZones(t *testing.T) {
 	two.refresh()
 	checkActive(t, "one.test.", map[string]float64{"18 1d": 1, "18 7d": 1, "18 30d": 1})
 	checkActive(t, "two.test.", map[string]float64{"18 1d": 2, "18 7d": 2, "18 30d": 2})
+}
+
+// TestGaugesBoundVersions floods a zone with invented versions: each window keeps the largest
+// gaugeVersions versions and sums the rest under otherVersion, so no instance is lost.
+func TestGaugesBoundVersions(t *testing.T) {
+	var records []sink.Record
+	for i := range 300 {
+		records = append(records, sink.Record{Time: gaugeDay, Version: fmt.Sprintf("invented-%03d", i), Instance: fmt.Sprintf("flood-%d", i)})
+	}
+	for i := range 5 { // the real versions are the largest
+		records = append(records, sink.Record{Time: gaugeDay, Version: "19", Instance: fmt.Sprintf("real-%d", i)})
+	}
+	const zone = "flood.test."
+	gaugesAt(gaugeStore(t, records...), zone, gaugeDay).refresh()
+	got := activeNow(t, zone)
+	for _, window := range []string{"1d", "7d", "30d"} {
+		series, total := 0, 0.0
+		for key, v := range got {
+			if strings.HasSuffix(key, " "+window) {
+				series++
+				total += v
+			}
+		}
+		if series != gaugeVersions+1 || total != 305 {
+			t.Errorf("%s: expected %d series adding up to 305 instances, got %d adding up to %v", window, gaugeVersions+1, series, total)
+		}
+		if got["19 "+window] != 5 || got[otherVersion+" "+window] != 300-(gaugeVersions-1) {
+			t.Errorf("%s: expected 19 with 5 and %s with %d, got %v and %v", window, otherVersion, 300-(gaugeVersions-1), got["19 "+window], got[otherVersion+" "+window])
+		}
+	}
 }

@@ -57,7 +57,11 @@ func (m *MailuStats) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
 	server := metrics.WithServer(ctx)
-	if r.Response || len(r.Question) != 1 || q.Qclass != dns.ClassINET {
+	switch {
+	case r.Opcode != dns.OpcodeQuery: // a NOTIFY, or what another plugin lets through
+		queriesTotal.WithLabelValues(server, resultNotImp).Inc()
+		return dns.RcodeNotImplemented, nil
+	case q.Qclass != dns.ClassINET, q.Qtype == dns.TypeAXFR, q.Qtype == dns.TypeIXFR:
 		queriesTotal.WithLabelValues(server, resultRefused).Inc()
 		return dns.RcodeRefused, nil
 	}
@@ -65,17 +69,26 @@ func (m *MailuStats) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	zr := m.replies[zone]
 	name := qname.Parse(q.Name, zone)
 	var reply *dns.Msg
-	switch name.Kind {
-	case qname.Valid:
-		if !m.record(server, name) {
+	switch {
+	case name.Kind == qname.Valid:
+		version := name.Version.String()
+		if !m.cfg.recordsVersion(version) {
+			queriesTotal.WithLabelValues(server, resultUnlisted).Inc()
+			reply = zr.nxdomain(r)
+			break
+		}
+		if !m.record(server, version, name) {
 			queriesTotal.WithLabelValues(server, resultUnavailable).Inc()
 			return dns.RcodeServerFailure, nil
 		}
 		reply = zr.valid(r)
-	case qname.Apex:
+	case name.Kind == qname.Apex:
 		queriesTotal.WithLabelValues(server, resultApex).Inc()
 		reply = zr.apex(r)
-	case qname.Partial:
+	case zr.host(q.Name) != nil:
+		queriesTotal.WithLabelValues(server, resultNameServer).Inc()
+		reply = zr.addresses(r, zr.host(q.Name))
+	case name.Kind == qname.Partial:
 		queriesTotal.WithLabelValues(server, resultPartial).Inc()
 		reply = zr.nodata(r)
 	default:
@@ -91,9 +104,9 @@ func (m *MailuStats) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 // record queues the announcement. It returns false only when the recorder is shutting down, so
 // the query must not be answered as recorded; a full queue is counted and answered all the same,
 // since waiting would hold up the DNS path.
-func (m *MailuStats) record(server string, name qname.Name) bool {
+func (m *MailuStats) record(server, version string, name qname.Name) bool {
 	rec := m.recorder.Load()
-	if rec.Add(sink.Record{Time: time.Now(), Version: name.Version.String(), Instance: name.Instance.String()}) {
+	if rec.Add(sink.Record{Time: time.Now(), Version: version, Instance: name.Instance.String()}) {
 		queriesTotal.WithLabelValues(server, resultRecorded).Inc()
 		return true
 	}

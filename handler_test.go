@@ -21,7 +21,9 @@ import (
 const (
 	zone     = "stats.mailu.io."
 	instance = "0b7c3d3e-1111-4222-8333-444455556666"
-	soaRR    = "stats.mailu.io. 60 IN SOA ns.stats.mailu.io. hostmaster.stats.mailu.io. 1 7200 1800 1209600 60"
+	soaRR    = "stats.mailu.io. 60 IN SOA ns.stats.mailu.io. hostmaster.stats.mailu.io. 1 14400 3600 1209600 60"
+	// testNS is the zone's name server in the tests, inside the zone with its glue.
+	testNS = "ns ns.stats.mailu.io 192.0.2.53 2001:db8::53"
 )
 
 // newTestHandler parses block as a mailustats block for the zone stats.mailu.io, adds a csv sink
@@ -78,7 +80,7 @@ func checkHeader(t *testing.T, req, resp *dns.Msg) {
 }
 
 func TestServeNXDOMAINMode(t *testing.T) {
-	m, path := newTestHandler(t, "")
+	m, path := newTestHandler(t, testNS)
 	recorded := testutil.ToFloat64(queriesTotal.WithLabelValues("", resultRecorded))
 	valid := "19." + instance + ".stats.mailu.io."
 	runCases(t, m, []test.Case{
@@ -88,7 +90,9 @@ func TestServeNXDOMAINMode(t *testing.T) {
 		{Qname: instance + ".stats.mailu.io.", Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, Authoritative: true, Ns: []dns.RR{test.SOA(soaRR)}},
 		{Qname: "whatever.stats.mailu.io.", Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, Authoritative: true, Ns: []dns.RR{test.SOA(soaRR)}},
 		{Qname: "stats.mailu.io.", Qtype: dns.TypeSOA, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: []dns.RR{test.SOA(soaRR)}},
-		{Qname: "stats.mailu.io.", Qtype: dns.TypeNS, Rcode: dns.RcodeSuccess, Authoritative: true, Ns: []dns.RR{test.SOA(soaRR)}},
+		{Qname: "stats.mailu.io.", Qtype: dns.TypeNS, Rcode: dns.RcodeSuccess, Authoritative: true,
+			Answer: []dns.RR{test.NS("stats.mailu.io. 60 IN NS ns.stats.mailu.io.")},
+			Extra:  []dns.RR{test.A("ns.stats.mailu.io. 60 IN A 192.0.2.53"), test.AAAA("ns.stats.mailu.io. 60 IN AAAA 2001:db8::53")}},
 		{Qname: "stats.mailu.io.", Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, Authoritative: true, Ns: []dns.RR{test.SOA(soaRR)}},
 		{Qname: "19.0b7c3d3e-1111-3222-8333-444455556666.stats.mailu.io.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Authoritative: true, Ns: []dns.RR{test.SOA(soaRR)}},
 		{Qname: "1.9." + instance + ".stats.mailu.io.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Authoritative: true, Ns: []dns.RR{test.SOA(soaRR)}},
@@ -114,6 +118,7 @@ func TestServeNXDOMAINMode(t *testing.T) {
 func TestServeAddressMode(t *testing.T) {
 	m, _ := newTestHandler(t, "answer a 192.0.2.1 192.0.2.2\n answer aaaa 2001:db8::1\n ns ns1.example.org ns2.example.org")
 	valid := "19.0B7C3D3E-1111-4222-8333-444455556666.stats.mailu.io."
+	soaRR := strings.Replace(soaRR, "ns.stats.mailu.io.", "ns1.example.org.", 1) // the first name server
 	runCases(t, m, []test.Case{
 		{Qname: valid, Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: []dns.RR{
 			test.A(valid + " 60 IN A 192.0.2.1"), test.A(valid + " 60 IN A 192.0.2.2")}},
@@ -129,15 +134,16 @@ func TestServeAddressMode(t *testing.T) {
 func TestServeOnlyAAddresses(t *testing.T) {
 	m, _ := newTestHandler(t, "answer a 192.0.2.1\n soa ns1.example.org. admin.example.org.")
 	valid := "19." + instance + ".stats.mailu.io."
-	soa := test.SOA("stats.mailu.io. 60 IN SOA ns1.example.org. admin.example.org. 1 7200 1800 1209600 60")
+	soa := test.SOA("stats.mailu.io. 60 IN SOA ns1.example.org. admin.example.org. 1 14400 3600 1209600 60")
 	runCases(t, m, []test.Case{
 		{Qname: valid, Qtype: dns.TypeAAAA, Rcode: dns.RcodeSuccess, Authoritative: true, Ns: []dns.RR{soa}},
-		{Qname: "stats.mailu.io.", Qtype: dns.TypeNS, Rcode: dns.RcodeSuccess, Authoritative: true, Ns: []dns.RR{soa}},
+		// Without ns, the apex's NS RRset is the SOA's MNAME, here outside the zone.
+		{Qname: "stats.mailu.io.", Qtype: dns.TypeNS, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: []dns.RR{test.NS("stats.mailu.io. 60 IN NS ns1.example.org.")}},
 	})
 }
 
 func TestServePassesOtherNames(t *testing.T) {
-	m, _ := newTestHandler(t, "")
+	m, _ := newTestHandler(t, testNS)
 	for _, name := range []string{"example.org.", "xstats.mailu.io.", "mailu.io.", `a\.stats.mailu.io.`} {
 		rec := dnstest.NewRecorder(&test.ResponseWriter{})
 		req := new(dns.Msg).SetQuestion(name, dns.TypeA)
@@ -148,18 +154,32 @@ func TestServePassesOtherNames(t *testing.T) {
 }
 
 func TestServeRefusesOddQueries(t *testing.T) {
-	m, path := newTestHandler(t, "")
+	m, path := newTestHandler(t, testNS)
 	valid := "19." + instance + ".stats.mailu.io."
 	chaos := new(dns.Msg).SetQuestion(valid, dns.TypeA)
 	chaos.Question[0].Qclass = dns.ClassCHAOS
-	response := new(dns.Msg).SetQuestion(valid, dns.TypeA)
-	response.Response = true
-	two := new(dns.Msg).SetQuestion(valid, dns.TypeA)
-	two.Question = append(two.Question, two.Question[0])
-	for i, req := range []*dns.Msg{chaos, response, two} {
+	notify := new(dns.Msg).SetNotify(zone)
+	notify.Question[0].Name = valid
+	update := new(dns.Msg).SetUpdate(zone)
+	for _, tc := range []struct {
+		name   string
+		req    *dns.Msg
+		rcode  int
+		result string
+	}{
+		{"class CH", chaos, dns.RcodeRefused, resultRefused},
+		{"AXFR", new(dns.Msg).SetAxfr(zone), dns.RcodeRefused, resultRefused},
+		{"IXFR", new(dns.Msg).SetIxfr(zone, 1, "ns.stats.mailu.io.", "hostmaster.stats.mailu.io."), dns.RcodeRefused, resultRefused},
+		{"NOTIFY of a valid name", notify, dns.RcodeNotImplemented, resultNotImp},
+		{"UPDATE", update, dns.RcodeNotImplemented, resultNotImp},
+	} {
+		before := testutil.ToFloat64(queriesTotal.WithLabelValues("", tc.result))
 		rec := dnstest.NewRecorder(&test.ResponseWriter{})
-		if code, _ := m.ServeDNS(context.Background(), rec, req); code != dns.RcodeRefused || rec.Msg != nil {
-			t.Errorf("query %d: expected REFUSED left to the server to write, got %d", i, code)
+		if code, _ := m.ServeDNS(context.Background(), rec, tc.req); code != tc.rcode || rec.Msg != nil {
+			t.Errorf("%s: expected %s left to the server to write, got %s", tc.name, dns.RcodeToString[tc.rcode], dns.RcodeToString[code])
+		}
+		if got := testutil.ToFloat64(queriesTotal.WithLabelValues("", tc.result)) - before; got != 1 {
+			t.Errorf("%s: expected one query counted as %s, got %v", tc.name, tc.result, got)
 		}
 	}
 	m.stop()
@@ -168,8 +188,74 @@ func TestServeRefusesOddQueries(t *testing.T) {
 	}
 }
 
+func TestServeNameServers(t *testing.T) {
+	m, _ := newTestHandler(t, "ns ns1.stats.mailu.io 192.0.2.53 2001:db8::53 ns2.example.org NS3.Stats.Mailu.IO 192.0.2.54")
+	soaRR := strings.Replace(soaRR, "ns.stats.mailu.io.", "ns1.stats.mailu.io.", 1)
+	soa := []dns.RR{test.SOA(soaRR)}
+	runCases(t, m, []test.Case{
+		{Qname: "stats.mailu.io.", Qtype: dns.TypeNS, Rcode: dns.RcodeSuccess, Authoritative: true,
+			Answer: []dns.RR{
+				test.NS("stats.mailu.io. 60 IN NS ns1.stats.mailu.io."),
+				test.NS("stats.mailu.io. 60 IN NS ns2.example.org."),
+				test.NS("stats.mailu.io. 60 IN NS ns3.stats.mailu.io."),
+			},
+			Extra: []dns.RR{
+				test.A("ns1.stats.mailu.io. 60 IN A 192.0.2.53"),
+				test.AAAA("ns1.stats.mailu.io. 60 IN AAAA 2001:db8::53"),
+				test.A("ns3.stats.mailu.io. 60 IN A 192.0.2.54"),
+			}},
+		{Qname: "ns1.stats.mailu.io.", Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: []dns.RR{test.A("ns1.stats.mailu.io. 60 IN A 192.0.2.53")}},
+		{Qname: "NS1.stats.mailu.io.", Qtype: dns.TypeAAAA, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: []dns.RR{test.AAAA("NS1.stats.mailu.io. 60 IN AAAA 2001:db8::53")}},
+		{Qname: "ns3.stats.mailu.io.", Qtype: dns.TypeA, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: []dns.RR{test.A("ns3.stats.mailu.io. 60 IN A 192.0.2.54")}},
+		{Qname: "ns3.stats.mailu.io.", Qtype: dns.TypeAAAA, Rcode: dns.RcodeSuccess, Authoritative: true, Ns: soa},
+		{Qname: "ns1.stats.mailu.io.", Qtype: dns.TypeMX, Rcode: dns.RcodeSuccess, Authoritative: true, Ns: soa},
+		{Qname: "x.ns1.stats.mailu.io.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Authoritative: true, Ns: soa},
+	})
+}
+
+func TestServeANY(t *testing.T) {
+	m, path := newTestHandler(t, "answer a 192.0.2.1\n "+testNS)
+	valid := "19." + instance + ".stats.mailu.io."
+	hinfo := func(name string) []dns.RR {
+		return []dns.RR{&dns.HINFO{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 60}, Cpu: "RFC8482"}}
+	}
+	runCases(t, m, []test.Case{
+		{Qname: valid, Qtype: dns.TypeANY, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: hinfo(valid)},
+		{Qname: zone, Qtype: dns.TypeANY, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: hinfo(zone)},
+		{Qname: instance + "." + zone, Qtype: dns.TypeANY, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: hinfo(instance + "." + zone)},
+		{Qname: "ns.stats.mailu.io.", Qtype: dns.TypeANY, Rcode: dns.RcodeSuccess, Authoritative: true, Answer: hinfo("ns.stats.mailu.io.")},
+		{Qname: "a.b." + zone, Qtype: dns.TypeANY, Rcode: dns.RcodeNameError, Authoritative: true, Ns: []dns.RR{test.SOA(soaRR)}},
+	})
+	m.stop()
+	if lines := readLines(t, path); len(lines) != 1 || !strings.HasPrefix(lines[0], "19,"+instance+",") {
+		t.Errorf("expected ANY for a valid name recorded once, got %q", lines)
+	}
+}
+
+func TestServeVersions(t *testing.T) {
+	m, path := newTestHandler(t, "versions 1* master 202?-0[0-9]\n "+testNS)
+	unlisted := testutil.ToFloat64(queriesTotal.WithLabelValues("", resultUnlisted))
+	nx := []dns.RR{test.SOA(soaRR)}
+	var cases []test.Case
+	for _, v := range []string{"19", "1", "MASTER", "2024-06", "2", "20", "mastery", "2024-10", "x19"} {
+		cases = append(cases, test.Case{Qname: v + "." + instance + "." + zone, Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Authoritative: true, Ns: nx})
+	}
+	runCases(t, m, cases)
+	if got := testutil.ToFloat64(queriesTotal.WithLabelValues("", resultUnlisted)) - unlisted; got != 5 {
+		t.Errorf("expected 5 queries counted as unlisted, got %v", got)
+	}
+	m.stop()
+	var versions []string
+	for _, line := range readLines(t, path) {
+		versions = append(versions, strings.Split(line, ",")[0])
+	}
+	if strings.Join(versions, " ") != "19 1 master 2024-06" {
+		t.Errorf("expected 19, 1, master and 2024-06 recorded, got %q", versions)
+	}
+}
+
 func TestServeAfterStopGivesNoSuccess(t *testing.T) {
-	m, path := newTestHandler(t, "")
+	m, path := newTestHandler(t, testNS)
 	m.stop()
 	rec := dnstest.NewRecorder(&test.ResponseWriter{})
 	req := new(dns.Msg).SetQuestion("19."+instance+".stats.mailu.io.", dns.TypeA)
@@ -188,7 +274,7 @@ func TestServeAfterStopGivesNoSuccess(t *testing.T) {
 }
 
 func TestMetadata(t *testing.T) {
-	m, _ := newTestHandler(t, "")
+	m, _ := newTestHandler(t, testNS)
 	tests := []struct{ name, version, instance string }{
 		{"MASTER.0B7C3D3E-1111-4222-8333-444455556666.stats.mailu.io.", "master", instance},
 		{instance + ".stats.mailu.io.", "", ""},
@@ -211,7 +297,7 @@ func TestMetadata(t *testing.T) {
 }
 
 func TestReady(t *testing.T) {
-	m, _ := newTestHandler(t, "")
+	m, _ := newTestHandler(t, testNS)
 	if !m.Ready() {
 		t.Error("expected a started plugin with a writable sink to be ready")
 	}
@@ -227,7 +313,7 @@ func readLines(t *testing.T, path string) []string {
 }
 
 func TestMetadataHashesWithHashIDs(t *testing.T) {
-	m, _ := newTestHandler(t, "hash_ids s3cret")
+	m, _ := newTestHandler(t, "hash_ids s3cret\n "+testNS)
 	ctx := metadata.ContextWithMetadata(context.Background())
 	state := request.Request{W: &test.ResponseWriter{}, Req: new(dns.Msg).SetQuestion("19."+instance+".stats.mailu.io.", dns.TypeA)}
 	ctx = m.Metadata(ctx, state)

@@ -11,14 +11,18 @@ import (
 // Values of the result label of queriesTotal.
 const (
 	resultRecorded    = "recorded"    // a valid name, queued for the sinks
+	resultUnlisted    = "unlisted"    // a valid name whose version the versions option leaves out
 	resultPartial     = "partial"     // one label below the zone
 	resultApex        = "apex"        // the zone itself
+	resultNameServer  = "nameserver"  // a name server of the zone, for its addresses
 	resultMalformed   = "malformed"   // anything else in the zone
-	resultRefused     = "refused"     // not class IN, or not a plain query
+	resultRefused     = "refused"     // a zone transfer (AXFR, IXFR), or not class IN
+	resultNotImp      = "notimp"      // not a plain query (opcode NOTIFY, UPDATE...)
 	resultUnavailable = "unavailable" // a valid name while shutting down, answered SERVFAIL
 )
 
-var results = []string{resultRecorded, resultPartial, resultApex, resultMalformed, resultRefused, resultUnavailable}
+var results = []string{resultRecorded, resultUnlisted, resultPartial, resultApex, resultNameServer,
+	resultMalformed, resultRefused, resultNotImp, resultUnavailable}
 
 var (
 	// queriesTotal counts the queries for names in the plugin's zones, by what was made of them.

@@ -1,37 +1,48 @@
 package mailustats
 
 import (
+	"net"
+	"strings"
+
 	"github.com/miekg/dns"
 )
 
-// SOA timers; nothing transfers this zone, so they only need to be sane.
+// SOA timers, as RFC 1912 and Zonemaster recommend; nothing transfers this zone (AXFR and IXFR
+// are refused), so they only tell secondaries and checkers that the zone is sane.
 const (
 	soaSerial  = 1
-	soaRefresh = 7200
-	soaRetry   = 1800
-	soaExpire  = 1209600
+	soaRefresh = 14400   // 4 hours
+	soaRetry   = 3600    // 1 hour
+	soaExpire  = 1209600 // 2 weeks
 )
+
+// hinfoCPU is the CPU of the HINFO that answers ANY (RFC 8482 section 4.2).
+const hinfoCPU = "RFC8482"
 
 // zoneReplies builds the answers for one zone from templates made at setup.
 type zoneReplies struct {
-	soa  dns.SOA
-	ns   []string
+	soa   dns.SOA
+	ns    []string   // the apex's NS RRset
+	hosts []hostAddr // the name servers inside the zone, with their addresses
+	addrs hostAddr   // what valid names are answered, under no name
+}
+
+// hostAddr is a name in the zone and the A and AAAA records answered for it.
+type hostAddr struct {
+	name string
 	a    []dns.A
 	aaaa []dns.AAAA
 }
 
 func newZoneReplies(zone string, cfg config) *zoneReplies {
-	mname, rname := cfg.mname, cfg.rname
-	if mname == "" {
-		mname = "ns." + zone
-	}
+	rname := cfg.rname
 	if rname == "" {
 		rname = "hostmaster." + zone
 	}
 	z := &zoneReplies{
 		soa: dns.SOA{
 			Hdr:     dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: cfg.ttl},
-			Ns:      mname,
+			Ns:      cfg.soaMName(zone),
 			Mbox:    rname,
 			Serial:  soaSerial,
 			Refresh: soaRefresh,
@@ -39,36 +50,55 @@ func newZoneReplies(zone string, cfg config) *zoneReplies {
 			Expire:  soaExpire,
 			Minttl:  cfg.ttl,
 		},
-		ns: cfg.ns,
+		addrs: newHostAddr("", cfg.a, cfg.aaaa, cfg.ttl),
 	}
-	for _, ip := range cfg.a {
-		z.a = append(z.a, dns.A{Hdr: dns.RR_Header{Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: cfg.ttl}, A: ip})
-	}
-	for _, ip := range cfg.aaaa {
-		z.aaaa = append(z.aaaa, dns.AAAA{Hdr: dns.RR_Header{Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: cfg.ttl}, AAAA: ip})
+	for _, ns := range cfg.nameServers(zone) {
+		z.ns = append(z.ns, ns.name)
+		if dns.IsSubDomain(zone, ns.name) {
+			z.hosts = append(z.hosts, newHostAddr(ns.name, ns.a, ns.aaaa, cfg.ttl))
+		}
 	}
 	return z
+}
+
+func newHostAddr(name string, a, aaaa []net.IP, ttl uint32) hostAddr {
+	h := hostAddr{name: name}
+	for _, ip := range a {
+		h.a = append(h.a, dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: ttl}, A: ip})
+	}
+	for _, ip := range aaaa {
+		h.aaaa = append(h.aaaa, dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: ttl}, AAAA: ip})
+	}
+	return h
+}
+
+// host returns the name server inside the zone called name, in any letter case, or nil.
+func (z *zoneReplies) host(name string) *hostAddr {
+	for i := range z.hosts {
+		if strings.EqualFold(z.hosts[i].name, name) {
+			return &z.hosts[i]
+		}
+	}
+	return nil
 }
 
 // valid answers a recorded name: the configured addresses for its type, NODATA for other
 // types, or NXDOMAIN when no addresses are configured.
 func (z *zoneReplies) valid(r *dns.Msg) *dns.Msg {
-	if len(z.a)+len(z.aaaa) == 0 {
+	if len(z.addrs.a)+len(z.addrs.aaaa) == 0 {
 		return z.nxdomain(r)
 	}
+	return z.addresses(r, &z.addrs)
+}
+
+// addresses answers a name that exists and has h's addresses (none for a nil h): those of the
+// type asked, a HINFO to ANY, NODATA to other types.
+func (z *zoneReplies) addresses(r *dns.Msg, h *hostAddr) *dns.Msg {
 	m := z.reply(r)
-	owner := r.Question[0].Name
-	switch r.Question[0].Qtype {
-	case dns.TypeA:
-		for _, a := range z.a {
-			a.Hdr.Name = owner
-			m.Answer = append(m.Answer, &a)
-		}
-	case dns.TypeAAAA:
-		for _, aaaa := range z.aaaa {
-			aaaa.Hdr.Name = owner
-			m.Answer = append(m.Answer, &aaaa)
-		}
+	if q := r.Question[0]; q.Qtype == dns.TypeANY {
+		m.Answer = z.hinfo(r)
+	} else {
+		m.Answer = h.records(q.Name, q.Qtype)
 	}
 	if len(m.Answer) == 0 {
 		m.Ns = z.soaRR()
@@ -76,38 +106,63 @@ func (z *zoneReplies) valid(r *dns.Msg) *dns.Msg {
 	return m
 }
 
-// apex answers the zone itself: its SOA, its NS when configured, else NODATA.
+// records returns h's records of qtype, owned by owner as the question spelled it; none for a
+// nil h, a name without addresses.
+func (h *hostAddr) records(owner string, qtype uint16) []dns.RR {
+	if h == nil {
+		return nil
+	}
+	var rrs []dns.RR
+	switch qtype {
+	case dns.TypeA:
+		for _, a := range h.a {
+			a.Hdr.Name = owner
+			rrs = append(rrs, &a)
+		}
+	case dns.TypeAAAA:
+		for _, aaaa := range h.aaaa {
+			aaaa.Hdr.Name = owner
+			rrs = append(rrs, &aaaa)
+		}
+	}
+	return rrs
+}
+
+// apex answers the zone itself: its SOA, its NS RRset with the addresses of the name servers
+// inside the zone, the apex's own addresses when it is a name server, else NODATA.
 func (z *zoneReplies) apex(r *dns.Msg) *dns.Msg {
-	m := z.reply(r)
-	owner := r.Question[0].Name
-	switch r.Question[0].Qtype {
+	owner, qtype := r.Question[0].Name, r.Question[0].Qtype
+	switch qtype {
 	case dns.TypeSOA:
+		m := z.reply(r)
 		soa := z.soa
 		soa.Hdr.Name = owner
 		m.Answer = []dns.RR{&soa}
 		return m
 	case dns.TypeNS:
+		m := z.reply(r)
 		for _, ns := range z.ns {
 			m.Answer = append(m.Answer, &dns.NS{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: z.soa.Hdr.Ttl}, Ns: ns})
 		}
+		for i := range z.hosts {
+			h := &z.hosts[i]
+			m.Extra = append(append(m.Extra, h.records(h.name, dns.TypeA)...), h.records(h.name, dns.TypeAAAA)...)
+		}
+		return m
 	}
-	if len(m.Answer) == 0 {
-		m.Ns = z.soaRR()
-	}
-	return m
+	return z.addresses(r, z.host(owner))
 }
 
-// nodata answers NOERROR with no records and the SOA, for a name that exists.
+// nodata answers NOERROR with no records and the SOA, for a name that exists; ANY gets a HINFO.
 func (z *zoneReplies) nodata(r *dns.Msg) *dns.Msg {
-	m := z.reply(r)
-	m.Ns = z.soaRR()
-	return m
+	return z.addresses(r, nil)
 }
 
 // nxdomain answers that the name does not exist, with the SOA.
 func (z *zoneReplies) nxdomain(r *dns.Msg) *dns.Msg {
-	m := z.nodata(r)
+	m := z.reply(r)
 	m.Rcode = dns.RcodeNameError
+	m.Ns = z.soaRR()
 	return m
 }
 
@@ -117,6 +172,15 @@ func (z *zoneReplies) reply(r *dns.Msg) *dns.Msg {
 	m.Authoritative = true
 	m.RecursionAvailable = false
 	return m
+}
+
+// hinfo is the answer to ANY for a name that exists: one small synthesized HINFO, as RFC 8482
+// section 4.2 allows, so that ANY never amplifies.
+func (z *zoneReplies) hinfo(r *dns.Msg) []dns.RR {
+	return []dns.RR{&dns.HINFO{
+		Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: z.soa.Hdr.Ttl},
+		Cpu: hinfoCPU,
+	}}
 }
 
 // soaRR returns a copy of the SOA template, so later plugins may change it freely.

@@ -77,6 +77,9 @@ func parse(c *caddy.Controller) (config, error) {
 	if len(cfg.sinks) == 0 {
 		return cfg, noSink
 	}
+	if err := checkNameServers(&cfg); err != nil {
+		return cfg, c.Err(err.Error())
+	}
 	if cfg.api != "" && cfg.stats == nil {
 		return cfg, c.Err("api reads the statistics from a sqlite or postgres sink; add one")
 	}
@@ -108,6 +111,8 @@ func parseOption(c *caddy.Controller, cfg *config, option string, args []string)
 		return parseFlush(c, cfg, args)
 	case "api":
 		return parseAPI(c, cfg, args)
+	case "versions":
+		return parseVersions(c, cfg, args)
 	case "hash_ids":
 		if len(args) != 1 || args[0] == "" {
 			return c.Err("hash_ids takes one non-empty SECRET; is the environment variable it names set?")
@@ -167,15 +172,6 @@ func parseSOA(c *caddy.Controller, cfg *config, args []string) error {
 	}
 	cfg.mname, cfg.rname = names[0], names[1]
 	return nil
-}
-
-func parseNS(c *caddy.Controller, cfg *config, args []string) error {
-	if len(args) == 0 {
-		return c.ArgErr()
-	}
-	names, err := domainNames(c, args)
-	cfg.ns = names
-	return err
 }
 
 func parseSink(c *caddy.Controller, cfg *config, args []string) error {

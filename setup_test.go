@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +20,12 @@ func TestSetupParse(t *testing.T) {
 		wantErr string // substring of the error; "" for none
 		check   func(t *testing.T, cfg config)
 	}{
-		{input: "mailustats {\n sink file x.csv\n}", check: func(t *testing.T, cfg config) {
+		{input: "mailustats {\n sink file x.csv\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
 			if cfg.ttl != 300 || cfg.buffer != 65536 || cfg.flush != time.Second {
 				t.Errorf("expected defaults ttl 300, buffer 65536, flush 1s, got %d, %d, %s", cfg.ttl, cfg.buffer, cfg.flush)
 			}
-			if len(cfg.a)+len(cfg.aaaa) != 0 || cfg.mname != "" || cfg.rname != "" || cfg.ns != nil {
-				t.Errorf("expected NXDOMAIN and default SOA, got %+v", cfg)
+			if len(cfg.a)+len(cfg.aaaa) != 0 || cfg.mname != "" || cfg.rname != "" || cfg.soaMName("stats.mailu.io.") != "ns.example.net." || cfg.versions != nil {
+				t.Errorf("expected NXDOMAIN, the name server as the SOA's MNAME and every version recorded, got %+v", cfg)
 			}
 			if len(cfg.zones) != 1 || cfg.zones[0] != "stats.mailu.io." {
 				t.Errorf("expected the server block's zone, got %v", cfg.zones)
@@ -33,7 +34,7 @@ func TestSetupParse(t *testing.T) {
 				t.Errorf("expected sink file:x.csv on line 2, got %+v", cfg.sinks)
 			}
 		}},
-		{input: "mailustats Example.ORG other.org. {\n sink file x.csv\n}", check: func(t *testing.T, cfg config) {
+		{input: "mailustats Example.ORG other.org. {\n sink file x.csv\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
 			if strings.Join(cfg.zones, " ") != "example.org. other.org." {
 				t.Errorf("expected zones from the arguments in lower case, got %v", cfg.zones)
 			}
@@ -61,15 +62,32 @@ func TestSetupParse(t *testing.T) {
 			if cfg.mname != "ns1.example.org." || cfg.rname != "hostmaster.example.org." {
 				t.Errorf("expected qualified SOA names, got %s %s", cfg.mname, cfg.rname)
 			}
-			if strings.Join(cfg.ns, " ") != "ns1.example.org. ns2.example.org." {
+			if len(cfg.ns) != 2 || cfg.ns[0].name != "ns1.example.org." || cfg.ns[1].name != "ns2.example.org." {
 				t.Errorf("expected qualified lower-case NS names, got %v", cfg.ns)
 			}
 			if len(cfg.sinks) != 2 || cfg.sinks[1].opener.Label() != "file:b.jsonl" || cfg.sinks[1].line != 8 {
 				t.Errorf("expected a second sink on line 8, got %+v", cfg.sinks)
 			}
 		}},
-		{input: "mailustats {\n answer nxdomain\n sink file x\n}"},
-		{input: "mailustats {\n sink file x\n sink sqlite a.db\n sink sqlite b.db\n api 127.0.0.1:9154\n hash_ids s3cret\n}", check: func(t *testing.T, cfg config) {
+		{input: "mailustats {\n answer nxdomain\n sink file x\n soa ns.example.net. hostmaster.example.net.\n}", check: func(t *testing.T, cfg config) {
+			if ns := cfg.nameServers("stats.mailu.io."); len(ns) != 1 || ns[0].name != "ns.example.net." {
+				t.Errorf("expected the SOA's MNAME as the only name server, got %+v", ns)
+			}
+		}},
+		{input: "mailustats {\n sink file x\n ns ns1.stats.mailu.io 192.0.2.53 2001:db8::53 ns2.example.org NS3.STATS.mailu.io. 192.0.2.54\n versions 1* MASTER\n}", check: func(t *testing.T, cfg config) {
+			want := []nameServer{
+				{name: "ns1.stats.mailu.io.", a: []net.IP{net.ParseIP("192.0.2.53").To4()}, aaaa: []net.IP{net.ParseIP("2001:db8::53")}},
+				{name: "ns2.example.org."},
+				{name: "ns3.stats.mailu.io.", a: []net.IP{net.ParseIP("192.0.2.54").To4()}},
+			}
+			if !reflect.DeepEqual(cfg.ns, want) || cfg.soaMName("stats.mailu.io.") != "ns1.stats.mailu.io." {
+				t.Errorf("expected name servers %+v, the first the SOA's MNAME, got %+v", want, cfg.ns)
+			}
+			if strings.Join(cfg.versions, " ") != "1* master" {
+				t.Errorf("expected the version patterns in lower case, got %q", cfg.versions)
+			}
+		}},
+		{input: "mailustats {\n sink file x\n sink sqlite a.db\n sink sqlite b.db\n api 127.0.0.1:9154\n hash_ids s3cret\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
 			if cfg.api != "127.0.0.1:9154" || cfg.apiLine != "Testfile:5" || cfg.hashIDs != "s3cret" {
 				t.Errorf("expected api 127.0.0.1:9154 on Testfile:5 and hash_ids s3cret, got %q %q %q", cfg.api, cfg.apiLine, cfg.hashIDs)
 			}
@@ -77,13 +95,13 @@ func TestSetupParse(t *testing.T) {
 				t.Errorf("expected statistics read from the first SQL sink, in SQLite, got %+v", cfg.stats)
 			}
 		}},
-		{input: "mailustats {\n sink sqlite data/m.db events retention 90d\n sink postgres postgres://stats:secret@db.example.org:5433/stats\n}", check: func(t *testing.T, cfg config) {
+		{input: "mailustats {\n sink sqlite data/m.db events retention 90d\n sink postgres postgres://stats:secret@db.example.org:5433/stats\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
 			labels := []string{cfg.sinks[0].opener.Label(), cfg.sinks[1].opener.Label()}
 			if strings.Join(labels, " ") != "sqlite:data/m.db postgres:db.example.org:5433/stats" {
 				t.Errorf("expected the sqlite sink and the postgres DSN without its password, got %v", labels)
 			}
 		}},
-		{input: "mailustats {\n sink file x\n sink postgres postgres://db.example.org/stats\n sink sqlite a.db\n}", check: func(t *testing.T, cfg config) {
+		{input: "mailustats {\n sink file x\n sink postgres postgres://db.example.org/stats\n sink sqlite a.db\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
 			if cfg.stats == nil || any(cfg.stats.reader) != any(cfg.sinks[1].opener) || cfg.stats.dialect != report.Postgres {
 				t.Errorf("expected statistics read from the first SQL sink, in PostgreSQL, got %+v", cfg.stats)
 			}
@@ -118,6 +136,14 @@ func TestSetupParse(t *testing.T) {
 		{input: "mailustats {\n sink file x\n soa ns.example.org\n}", wantErr: "Wrong argument count"},
 		{input: "mailustats {\n sink file x\n soa a..b c\n}", wantErr: "'a..b' is not a domain name"},
 		{input: "mailustats {\n sink file x\n ns\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink file x\n ns 192.0.2.1 ns.example.net\n}", wantErr: "Testfile:3 - Error during parsing: ns: address '192.0.2.1' before any name server's name"},
+		{input: "mailustats {\n sink file x\n ns ns.example.net a..b\n}", wantErr: "'a..b' is not a domain name"},
+		{input: "mailustats stats.mailu.io {\n sink file x\n}", wantErr: "name server ns.stats.mailu.io. is inside the zone stats.mailu.io. and has no address"},
+		{input: "mailustats stats.mailu.io {\n sink file x\n soa ns1.stats.mailu.io. hostmaster.example.net.\n}", wantErr: "name server ns1.stats.mailu.io. is inside the zone"},
+		{input: "mailustats stats.mailu.io {\n sink file x\n ns ns.example.net ns1.stats.mailu.io\n}", wantErr: "name server ns1.stats.mailu.io. is inside the zone stats.mailu.io. and has no address: give it the parent zone's glue, as in 'ns ns1.stats.mailu.io. ADDRESS...'"},
+		{input: "mailustats stats.mailu.io {\n sink file x\n ns ns.example.net 192.0.2.1\n}", wantErr: "name server ns.example.net. is outside the zones, so its addresses would never be answered"},
+		{input: "mailustats {\n sink file x\n versions\n}", wantErr: "Wrong argument count"},
+		{input: "mailustats {\n sink file x\n versions 19 [1-\n}", wantErr: "Testfile:3 - Error during parsing: versions: '[1-' is not a pattern"},
 		{input: "mailustats {\n sink file x\n buffer 0\n}", wantErr: "buffer must be at least 1"},
 		{input: "mailustats {\n sink file x\n buffer many\n}", wantErr: "'many' is not a whole number"},
 		{input: "mailustats {\n sink file x\n flush 0s\n}", wantErr: "flush wants a positive duration"},
@@ -154,7 +180,7 @@ func TestSetupParse(t *testing.T) {
 
 func TestStartNamesTheSinkLine(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing", "x.csv")
-	c := caddy.NewTestController("dns", "mailustats stats.mailu.io {\n ttl 5\n sink file "+missing+"\n}")
+	c := caddy.NewTestController("dns", "mailustats stats.mailu.io {\n ttl 5\n sink file "+missing+"\n ns ns.example.net\n}")
 	cfg, err := parse(c)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +195,7 @@ func TestStartNamesTheSinkLine(t *testing.T) {
 func TestStartClosesOpenedSinksOnFailure(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.csv")
-	c := caddy.NewTestController("dns", "mailustats stats.mailu.io {\n sink file "+good+"\n sink file "+dir+"/no/such.csv\n}")
+	c := caddy.NewTestController("dns", "mailustats stats.mailu.io {\n sink file "+good+"\n sink file "+dir+"/no/such.csv\n ns ns.example.net\n}")
 	cfg, err := parse(c)
 	if err != nil {
 		t.Fatal(err)
