@@ -16,20 +16,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v2"
 
-	"github.com/mailustats/mailustats/plugin/freeport"
-	"github.com/mailustats/mailustats/plugin/proctest"
+	"github.com/mailustats/mailustats/internal/testutil/corednstest"
+	"github.com/mailustats/mailustats/internal/testutil/proctest"
 )
 
-// Bounds on waiting for the binary.
+// Bounds on waiting for a started binary: for its HTTP endpoints, and from SIGTERM to exit.
 const (
 	startTimeout = 30 * time.Second
 	stopTimeout  = 30 * time.Second
@@ -48,52 +46,14 @@ var metricLabels = map[string][]string{
 // targetLabels are the labels Prometheus adds to every scraped series.
 var targetLabels = []string{"instance", "job"}
 
-// newDirectives are the mailustats options being added while these files were written: a binary
-// that does not know them yet skips the start-up tests instead of failing them.
-var newDirectives = regexp.MustCompile(`unknown property '(api|hash_ids)'`)
-
 // validName is a name mailustats records.
 const validName = "19.0b7c3d3e-1111-4222-8333-444455556666.stats.mailu.io."
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
+// coreDNSBin is the repository's binary, built for this test run.
+var coreDNSBin string
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// coreDNS builds the repository's binary once, as the Dockerfile does, and returns its path.
-func coreDNS(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			binErr = err
-			return
-		}
-		if binDir, binErr = os.MkdirTemp("", "mailustats-deploy-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "coredns")
-		cmd := exec.Command(goBin, "build", "-o", binPath, "./build")
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("expected the binary to build, got %v", binErr)
-	}
-	return binPath
+	os.Exit(corednstest.Main(m, &coreDNSBin))
 }
 
 func readFile(t *testing.T, path string) string {
@@ -493,7 +453,7 @@ func TestSystemdVerify(t *testing.T) {
 		t.Skip("systemd-analyze is not installed")
 	}
 	// verify wants ExecStart's binary to exist: point it at the one built here.
-	unit := strings.ReplaceAll(readFile(t, "systemd/mailustats.service"), "/usr/local/bin/coredns", coreDNS(t))
+	unit := strings.ReplaceAll(readFile(t, "systemd/mailustats.service"), "/usr/local/bin/coredns", coreDNSBin)
 	path := filepath.Join(t.TempDir(), "mailustats.service")
 	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
 		t.Fatal(err)
@@ -719,24 +679,13 @@ func TestCheckPromQL(t *testing.T) {
 
 // Starting the binary on each Corefile.
 
-// freePort returns a loopback port free for both TCP and UDP at the time of the call.
-func freePort(t *testing.T) int {
+// localize rewrites a deployment Corefile to run unprivileged beside other tests: the server
+// block binds to loopback only, on corednstest.PortVar; every other listening address becomes a
+// loopback placeholder named as corefileAddrs names it ("{health}"); and /var/lib/mailustats
+// becomes dir. It returns the new Corefile and the names of its placeholders besides PortVar.
+func localize(t *testing.T, corefile, dir string) (string, []string) {
 	t.Helper()
-	port, err := freeport.Both()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
-
-// localize rewrites a deployment Corefile to run unprivileged beside other tests: every listening
-// address becomes a free loopback port, the server block also binds to loopback only, and
-// /var/lib/mailustats becomes dir. It returns the new Corefile and the ports by corefileAddrs'
-// names.
-func localize(t *testing.T, corefile, dir string) (string, map[string]int) {
-	t.Helper()
-	ports := map[string]int{}
-	var out []string
+	var names, out []string
 	depth := 0
 	for _, line := range strings.Split(strings.ReplaceAll(corefile, "/var/lib/mailustats", dir), "\n") {
 		f := strings.Fields(line)
@@ -749,23 +698,23 @@ func localize(t *testing.T, corefile, dir string) (string, map[string]int) {
 			if err != nil {
 				t.Fatalf("server block %q: %v", f[0], err)
 			}
-			ports["dns"] = freePort(t)
-			line = strings.Replace(line, f[0], net.JoinHostPort(zone, strconv.Itoa(ports["dns"])), 1) + "\n    bind 127.0.0.1"
+			names = append(names, "dns")
+			line = strings.Replace(line, f[0], zone+":"+corednstest.PortVar, 1) + "\n    bind 127.0.0.1"
 		case len(f) >= 2 && slices.Contains([]string{"health", "ready", "prometheus", "api"}, f[0]):
 			if _, _, err := net.SplitHostPort(f[1]); err == nil {
-				ports[f[0]] = freePort(t)
-				line = strings.Replace(line, f[1], net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[f[0]])), 1)
+				names = append(names, f[0])
+				line = strings.Replace(line, f[1], "127.0.0.1:{"+f[0]+"}", 1)
 			}
 		}
 		depth += strings.Count(line, "{") - strings.Count(line, "}")
 		out = append(out, line)
 	}
 	for _, name := range []string{"dns", "health", "ready", "prometheus"} {
-		if ports[name] == 0 {
+		if !slices.Contains(names, name) {
 			t.Fatalf("expected the Corefile to have %s on a port, got\n%s", name, corefile)
 		}
 	}
-	return strings.Join(out, "\n") + "\n", ports
+	return strings.Join(out, "\n") + "\n", slices.DeleteFunc(names, func(n string) bool { return n == "dns" })
 }
 
 func TestCorefilesStart(t *testing.T) {
@@ -778,71 +727,40 @@ func TestCorefilesStart(t *testing.T) {
 		{"kubernetes", k8s, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runCorefile(t, coreDNS(t), tc.corefile, tc.db)
+			runCorefile(t, tc.corefile, tc.db)
 		})
 	}
 }
 
-// runCorefile starts bin on the localized corefile, waits until it answers a valid name, checks
-// its health, readiness and metrics, stops it with SIGTERM and requires exit status 0.
-func runCorefile(t *testing.T, bin, corefile, db string) {
-	for attempt := 1; ; attempt++ {
-		err := startCorefile(t, bin, corefile, db)
-		if err == nil {
-			return
-		}
-		// A port found free was taken before coredns bound it: try others.
-		if !strings.Contains(err.Error(), "address already in use") || attempt == 3 {
-			t.Fatal(err)
-		}
-		t.Logf("attempt %d: %v", attempt, err)
-	}
-}
-
-// startCorefile does the work of runCorefile; it returns an error when coredns exits at
-// start-up, and fails the test on anything else.
-func startCorefile(t *testing.T, bin, corefile, db string) error {
+// runCorefile starts the binary on the localized corefile, checks that it answers a valid name, its
+// health, readiness and metrics, stops it with SIGTERM and requires exit status 0.
+func runCorefile(t *testing.T, corefile, db string) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	corefile, ports := localize(t, corefile, data)
-	conf := filepath.Join(dir, "Corefile")
-	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
+	corefile, names := localize(t, corefile, data)
+	dbPort, err := proctest.FreePort()
+	if err != nil {
 		t.Fatal(err)
 	}
-
-	cmd := exec.Command(bin, "-conf", conf)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		// Nothing listens there: the PostgreSQL sink starts with its database down.
-		fmt.Sprintf("MAILUSTATS_DSN=postgres://mailustats@127.0.0.1:%d/mailustats?sslmode=disable&connect_timeout=1", freePort(t)),
-		"MAILUSTATS_HASH_SECRET=deploy-test-secret",
-	)
-	p := proctest.Start(t, "coredns", cmd)
+	srv := corednstest.Start(t, corednstest.Config{Bin: coreDNSBin, Dir: dir, Conf: corednstest.Template(corefile), Ports: names,
+		Env: []string{
+			// Nothing listens there: the PostgreSQL sink starts with its database down.
+			fmt.Sprintf("MAILUSTATS_DSN=postgres://mailustats@127.0.0.1:%d/mailustats?sslmode=disable&connect_timeout=1", dbPort),
+			"MAILUSTATS_HASH_SECRET=deploy-test-secret",
+		}})
+	ports := srv.Ports
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Fatalf(format+"\nCorefile:\n%s\noutput:\n%s", append(args, corefile, p.Out.String())...)
+		t.Fatalf(format+"\nCorefile:\n%s\noutput:\n%s", append(args, readFile(t, filepath.Join(dir, "Corefile")), srv.Out)...)
 	}
 
-	dnsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports["dns"]))
+	m := new(dns.Msg).SetQuestion(validName, dns.TypeA)
+	r, _, err := (&dns.Client{Net: "udp", Timeout: 5 * time.Second}).Exchange(m, srv.Addr)
+	if err != nil || r.Rcode != dns.RcodeNameError || !r.Authoritative {
+		fail("expected an authoritative NXDOMAIN for %s, got %v\n%v", validName, err, r)
+	}
+
 	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-p.Done:
-			if m := newDirectives.FindString(p.Out.String()); m != "" {
-				t.Skipf("the binary does not accept %s yet (being added to the plugin); the Corefile keeps it:\n%s", m, p.Out.String())
-			}
-			return fmt.Errorf("expected coredns to keep running, it exited: %v\nCorefile:\n%s\noutput:\n%s", cmd.ProcessState, corefile, p.Out.String())
-		default:
-		}
-		if answered(t, dnsAddr, fail) {
-			break
-		}
-		if time.Now().After(deadline) {
-			fail("expected an answer on %s within %v", dnsAddr, startTimeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-
 	if code := waitHTTP(ports["health"], "/health", deadline, 200); code != 200 {
 		fail("expected /health to answer 200, got %d", code)
 	}
@@ -867,32 +785,14 @@ func startCorefile(t *testing.T, bin, corefile, db string) error {
 		t.Logf("api on 127.0.0.1:%d: GET / answered %d", p, waitHTTP(p, "/", time.Now(), 200))
 	}
 
-	if _, code := p.Terminate(t, stopTimeout); code != 0 {
-		fail("expected exit status 0 after SIGTERM, got %v", cmd.ProcessState)
+	if _, code := srv.Terminate(t, stopTimeout); code != 0 {
+		fail("expected exit status 0 after SIGTERM, got %d", code)
 	}
 	if db != "" {
 		if _, err := os.Stat(filepath.Join(data, db)); err != nil {
 			fail("expected the SQLite database in the data directory: %v", err)
 		}
 	}
-	return nil
-}
-
-// answered reports whether the server at addr answers a valid name over UDP; it fails the test
-// on an answer other than the authoritative NXDOMAIN the deployments configure.
-func answered(t *testing.T, addr string, fail func(string, ...any)) bool {
-	t.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion(validName, dns.TypeA)
-	c := &dns.Client{Net: "udp", Timeout: 500 * time.Millisecond}
-	r, _, err := c.Exchange(m, addr)
-	if err != nil {
-		return false
-	}
-	if r.Rcode != dns.RcodeNameError || !r.Authoritative || r.Id != m.Id {
-		fail("expected an authoritative NXDOMAIN for %s, got\n%v", validName, r)
-	}
-	return true
 }
 
 // waitHTTP polls GET path on a loopback port until it answers want or the deadline passes, and

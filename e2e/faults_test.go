@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite"
-
-	"github.com/mailustats/mailustats/plugin/proctest"
 )
 
 // Bounds on the waits for a sink to fail or recover: the writer's backoff reaches 5 s, and a
@@ -200,18 +197,8 @@ func TestSinkOpenFailsAtStartup(t *testing.T) {
 			}
 			conf := filepath.Join(t.TempDir(), "Corefile")
 			writeFile(t, conf, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        ttl 60\n        sink %s %s\n    }\n}\n", freePort(t), tc.kind, tc.path))
-			p := proctest.Start(t, "coredns", exec.Command(coreDNSBin, "-conf", conf))
-			select {
-			case <-p.Done:
-			case <-time.After(startTimeout):
-				p.Kill()
-				t.Fatalf("expected coredns to exit at start-up, still running after %s", startTimeout)
-			}
-			if code := p.Cmd.ProcessState.ExitCode(); code == 0 {
-				t.Errorf("expected a non-zero exit code, got 0")
-			}
+			out := startFails(t, conf)
 			want := fmt.Sprintf("%s:5 - sink %s:%s: ", conf, tc.kind, tc.path)
-			out := p.Out.String()
 			if i := strings.Index(out, want); i < 0 || !strings.Contains(out[i:], tc.want) {
 				t.Errorf("expected %q followed by %q in the output, got:\n%s", want, tc.want, out)
 			}
@@ -346,10 +333,8 @@ func TestKilledMidLoad(t *testing.T) {
 	if err := srv.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-srv.Done:
-	case <-time.After(stopTimeout):
-		t.Fatalf("coredns still running %s after SIGKILL", stopTimeout)
+	if _, err := srv.Wait(stopTimeout); err != nil {
+		t.Fatalf("after SIGKILL: %v", err)
 	}
 	qs := load.finish(t)
 	tally := tallyLoad(qs)

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,31 +16,25 @@ import (
 	"github.com/google/uuid"
 	"github.com/miekg/dns"
 
-	"github.com/mailustats/mailustats/plugin/freeport"
-	"github.com/mailustats/mailustats/plugin/proctest"
+	"github.com/mailustats/mailustats/internal/testutil/corednstest"
+	"github.com/mailustats/mailustats/internal/testutil/proctest"
 )
 
 // Bounds on every wait in this package.
 const (
-	startTimeout = 10 * time.Second // until a started server answers
+	startTimeout = 10 * time.Second // for a reload, a configuration check or a failing start-up
 	stopTimeout  = 10 * time.Second // from SIGTERM to exit
 	queryTimeout = 2 * time.Second  // one DNS exchange
-	probeTimeout = 250 * time.Millisecond
 	probeEvery   = 50 * time.Millisecond
-	startTries   = 5 // starts on a fresh port when the last one was taken meanwhile
 )
 
-// Placeholders: portVar in a server's configuration stands for its port, confVar in its
-// arguments for its configuration file.
-const (
-	portVar = "{port}"
-	confVar = "{conf}"
-)
+// portVar in a server's configuration stands for its DNS port.
+const portVar = corednstest.PortVar
 
 // freePort returns a loopback port free for both TCP and UDP at the time of the call.
 func freePort(t *testing.T) int {
 	t.Helper()
-	port, err := freeport.Both()
+	port, err := proctest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,66 +47,41 @@ type server struct {
 	addr string
 }
 
-// startServer writes conf, with portVar replaced by a free port, to a temporary file, runs bin
-// with args (confVar replaced by that file's path) and waits until it answers probe over UDP and
-// TCP. When the port was taken before the server bound it, it starts again on another.
-func startServer(t *testing.T, name, bin, file, conf string, probe dns.Question, args ...string) *server {
+// startServer starts a DNS server as corednstest.Start does.
+func startServer(t *testing.T, c corednstest.Config) *server {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, file)
-	for try := 1; ; try++ {
-		port := strconv.Itoa(freePort(t))
-		writeFile(t, path, strings.ReplaceAll(conf, portVar, port))
-		argv := make([]string, len(args))
-		for i, a := range args {
-			argv[i] = strings.ReplaceAll(a, confVar, path)
-		}
-		s := &server{Process: proctest.Start(t, name, exec.Command(bin, argv...)), addr: net.JoinHostPort("127.0.0.1", port)}
-		err := s.waitAnswers(probe)
-		if err == nil {
-			return s
-		}
-		s.Kill()
-		if try < startTries && strings.Contains(strings.ToLower(s.Out.String()), "address already in use") {
-			t.Logf("%s: port %s was taken, trying another", name, port)
-			continue
-		}
-		t.Fatalf("%s on %s: %v\nconfiguration %s:\n%s\noutput:\n%s", name, s.addr, err, path, readFile(t, path), s.Out)
-	}
+	s := corednstest.Start(t, c)
+	return &server{Process: s.Process, addr: s.Addr}
 }
 
-// waitAnswers polls with probe until the server replies to it over UDP and TCP.
+// waitAnswers waits until a server started without startServer answers over UDP and TCP, as
+// corednstest.Start does; probe is the query it asks, which must be probe.invalid. A.
 func (s *server) waitAnswers(probe dns.Question) error {
-	deadline := time.Now().Add(startTimeout)
-	var lastErr error
-	for _, netw := range []string{"udp", "tcp"} {
-		for {
-			if s.Exited() {
-				return fmt.Errorf("exited with code %d before answering", s.Cmd.ProcessState.ExitCode())
-			}
-			q := newQuery(probe.Name, probe.Qtype, false)
-			r, _, err := exchange(s.addr, netw, q, probeTimeout)
-			if err == nil && r.Id == q.Id {
-				break
-			}
-			lastErr = err
-			if time.Now().After(deadline) {
-				return fmt.Errorf("no %s answer to %s within %s: %v", netw, probe.Name, startTimeout, lastErr)
-			}
-			time.Sleep(probeEvery) // polling interval, not an assertion
-		}
-	}
-	return nil
+	return corednstest.WaitAnswers(s.Process, s.addr)
 }
 
 // startCoreDNS starts the binary under test on a free port with corefile, in which portVar
 // stands for the port. CoreDNS binds with SO_REUSEPORT, so a port taken by a plain socket makes
-// it exit (and startServer retries), while one shared with another SO_REUSEPORT listener would
-// go unnoticed; freePort makes that unlikely but cannot rule it out.
+// it exit (and corednstest retries), while one shared with another SO_REUSEPORT listener would
+// go unnoticed; the harness's free ports make that unlikely but cannot rule it out.
 func startCoreDNS(t *testing.T, corefile string) *server {
 	t.Helper()
-	probe := dns.Question{Name: "probe.invalid.", Qtype: dns.TypeA, Qclass: dns.ClassINET}
-	return startServer(t, "coredns", coreDNSBin, "Corefile", corefile, probe, "-conf", confVar)
+	return startServer(t, corednstest.Config{Bin: coreDNSBin, Conf: corednstest.Template(corefile)})
+}
+
+// startFails runs the binary under test on the Corefile at conf, which must make it exit at
+// start-up with a non-zero code, and returns its output.
+func startFails(t *testing.T, conf string) string {
+	t.Helper()
+	p := proctest.Start(t, "coredns", exec.Command(coreDNSBin, "-conf", conf))
+	code, err := p.Wait(startTimeout)
+	if err != nil {
+		t.Fatalf("expected coredns to exit at start-up: %v", err)
+	}
+	if code == 0 {
+		t.Errorf("expected a non-zero exit code, got 0")
+	}
+	return p.Out.String()
 }
 
 // Stop sends SIGTERM, waits for the exit and fails the test unless the exit is clean.

@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/miekg/dns"
 
-	"github.com/mailustats/mailustats/plugin/pgtest"
+	"github.com/mailustats/mailustats/internal/testutil/pgtest"
 )
 
 // Bounds on the waits for the postgres sink.

@@ -25,13 +25,9 @@ func TestSinkOnReadOnlyFilesystem(t *testing.T) {
 	for sink, cause := range causes {
 		corefile := filepath.Join(t.TempDir(), "Corefile")
 		writeFile(t, corefile, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        sink %s\n    }\n}\n", freePort(t), sink))
-		out, err := exec.Command(coreDNSBin, "-conf", corefile).CombinedOutput()
-		if err == nil {
-			t.Errorf("sink %s: expected start-up to fail on a read-only filesystem, got:\n%s", sink, out)
-			continue
-		}
+		out := startFails(t, corefile)
 		for _, want := range []string{corefile + ":4 - sink " + strings.Replace(sink, " ", ":", 1), cause} {
-			if !strings.Contains(string(out), want) {
+			if !strings.Contains(out, want) {
 				t.Errorf("sink %s: expected %q in the error, got:\n%s", sink, want, out)
 			}
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mailustats/mailustats/plugin/proctest"
+	"github.com/mailustats/mailustats/internal/testutil/proctest"
 )
 
 // On reload the new instance opens the sink while the old one still holds its records (flush

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/miekg/dns"
-
-	"github.com/mailustats/mailustats/plugin/proctest"
 )
 
 // zone is the zone every Corefile here serves.
@@ -311,17 +308,7 @@ func TestSetupErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := filepath.Join(t.TempDir(), "Corefile")
 			writeFile(t, conf, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        %s\n    }\n}\n", freePort(t), tc.block))
-			p := proctest.Start(t, "coredns", exec.Command(coreDNSBin, "-conf", conf))
-			select {
-			case <-p.Done:
-			case <-time.After(startTimeout):
-				p.Kill()
-				t.Fatalf("expected coredns to exit at start-up, still running after %s", startTimeout)
-			}
-			out := p.Out.String()
-			if code := p.Cmd.ProcessState.ExitCode(); code == 0 {
-				t.Errorf("expected a non-zero exit code, got 0")
-			}
+			out := startFails(t, conf)
 			want := tc.want
 			if tc.line > 0 {
 				want = append(want, fmt.Sprintf("%s:%d", conf, tc.line))

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailustats/mailustats/internal/testutil/corednstest"
 )
 
 // resolveTimeout bounds one query through unbound, which may itself retry upstream.
@@ -82,8 +84,8 @@ func startUnbound(t *testing.T, bin, upstream string) *server {
 			t.Fatalf("unbound-checkconf %s: %v\n%s\nconfiguration:\n%s", path, err, out, conf)
 		}
 	}
-	probe := dns.Question{Name: "localhost.", Qtype: dns.TypeA, Qclass: dns.ClassINET} // a default local zone
-	return startServer(t, "unbound", bin, "unbound.conf", conf, probe, "-d", "-c", confVar)
+	return startServer(t, corednstest.Config{Bin: bin, Args: []string{"-d", "-c", corednstest.ConfVar},
+		File: "unbound.conf", Conf: corednstest.Template(conf)})
 }
 
 func TestUnboundResolver(t *testing.T) {

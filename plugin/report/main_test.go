@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/mailustats/mailustats/plugin/pgtest"
+	"github.com/mailustats/mailustats/internal/testutil/pgtest"
 )
 
 // pgServer is the PostgreSQL server of the package's tests, each on a database of its own.

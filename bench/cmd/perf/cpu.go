@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -78,19 +76,15 @@ func meterCPU(coredns, dnsperf int, limit time.Duration, stop <-chan struct{}) *
 func (m *cpuMeter) sample() (cpuSample, error) {
 	s := cpuSample{at: time.Now()}
 	var err error
-	var p procTicks
-	if p, _, err = processTicks(strconv.Itoa(m.coredns)); err != nil {
+	if s.coredns, err = processTicks(m.coredns); err != nil {
 		return s, err
 	}
-	s.coredns = p.ticks
-	if p, _, err = processTicks(strconv.Itoa(m.perf)); err != nil {
+	if s.dnsperf, err = processTicks(m.perf); err != nil {
 		return s, err
 	}
-	s.dnsperf = p.ticks
-	if p, _, err = processTicks("self"); err != nil {
+	if s.driver, err = processTicks(os.Getpid()); err != nil {
 		return s, err
 	}
-	s.driver = p.ticks
 	s.foreign = foreignTicks(m.ours)
 	s.machineBusy, s.machineTotal, err = machineTicks()
 	return s, err
@@ -143,102 +137,4 @@ func (m *cpuMeter) result(nproc int, sending time.Duration) cpuUse {
 type foreignUse struct {
 	name  string
 	cores float64
-}
-
-// procTicks is a process's name and CPU ticks.
-type procTicks struct {
-	name  string
-	ticks int64
-}
-
-// clockTick is the unit of the times in /proc: USER_HZ, 100 on every Linux ABI Go runs on.
-const clockTick = 10 * time.Millisecond
-
-// pfKthread is PF_KTHREAD in the flags of /proc/PID/stat: a kernel thread.
-const pfKthread = 0x00200000
-
-// processTicks returns the name of a running process ("self" or a PID) and the user and system
-// time it has used, all its threads included, and whether it is a kernel thread.
-func processTicks(pid string) (p procTicks, kernel bool, err error) {
-	path := "/proc/" + pid + "/stat"
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return p, false, err
-	}
-	return parseStat(path, string(b))
-}
-
-// parseStat reads the name, the CPU ticks and the kernel-thread flag from the text of a
-// /proc/PID/stat file.
-func parseStat(path, b string) (p procTicks, kernel bool, err error) {
-	// The command name, in parentheses, may hold spaces; flags is field 9, utime and stime are
-	// fields 14 and 15: the 7th, 12th and 13th after it.
-	open, end := strings.IndexByte(b, '('), strings.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return p, false, fmt.Errorf("%s: unexpected format", path)
-	}
-	p.name = b[open+1 : end]
-	fields := strings.Fields(b[end+1:])
-	if len(fields) < 13 {
-		return p, false, fmt.Errorf("%s: unexpected format", path)
-	}
-	flags, err := strconv.ParseUint(fields[6], 10, 64)
-	if err != nil {
-		return p, false, fmt.Errorf("%s: %w", path, err)
-	}
-	p.ticks, err = sumFields(path, fields[11:13])
-	return p, flags&pfKthread != 0, err
-}
-
-// foreignTicks returns the CPU ticks of every user-space process but ours, by PID; processes
-// that cannot be read (they exited) are left out.
-func foreignTicks(ours map[int]bool) map[int]procTicks {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	ticks := make(map[int]procTicks, len(entries))
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || ours[pid] {
-			continue
-		}
-		if t, kernel, err := processTicks(e.Name()); err == nil && !kernel {
-			ticks[pid] = t
-		}
-	}
-	return ticks
-}
-
-// machineTicks returns the busy and total ticks of all CPUs from /proc/stat; idle and iowait are
-// not busy.
-func machineTicks() (busy, total int64, err error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	fields := strings.Fields(line)
-	if len(fields) < 6 || fields[0] != "cpu" {
-		return 0, 0, fmt.Errorf("/proc/stat: unexpected format")
-	}
-	// user nice system idle iowait irq softirq steal [guest guest_nice, already in user and nice]
-	fields = fields[1:min(len(fields), 9)]
-	if total, err = sumFields("/proc/stat", fields); err != nil {
-		return 0, 0, err
-	}
-	idle, err := sumFields("/proc/stat", fields[3:5])
-	return total - idle, total, err
-}
-
-func sumFields(path string, fields []string) (int64, error) {
-	var sum int64
-	for _, f := range fields {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", path, err)
-		}
-		sum += n
-	}
-	return sum, nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/mailustats/mailustats/internal/testutil/corednstest"
 )
 
 // Phases of the benchmark.
@@ -72,7 +74,7 @@ const foreignMax = 0.1 // cores
 
 // measure runs measureOnce until other processes leave the CPUs to the run, at most 1+o.Retries
 // times.
-func measure(ctx context.Context, o options, c config, tmp string, a perfArgs, watch func(*server)) (runResult, error) {
+func measure(ctx context.Context, o options, c config, tmp string, a perfArgs, watch func(*corednstest.Server)) (runResult, error) {
 	var discarded []runResult
 	for attempt := 0; ; attempt++ {
 		r, err := measureOnce(ctx, o, c, tmp, a, watch)
@@ -89,7 +91,7 @@ func measure(ctx context.Context, o options, c config, tmp string, a perfArgs, w
 // measureOnce starts the configuration's server in a fresh directory under tmp, runs dnsperf
 // against it, and for a configuration with a sink reads the counters, stops the server and
 // counts what its sink stored. watch, if not nil, is called with the server once it answers.
-func measureOnce(ctx context.Context, o options, c config, tmp string, a perfArgs, watch func(*server)) (runResult, error) {
+func measureOnce(ctx context.Context, o options, c config, tmp string, a perfArgs, watch func(*corednstest.Server)) (runResult, error) {
 	r := runResult{Config: c.Name, Rate: a.Rate}
 	var err error
 	if r.BusyBefore, r.Quiet, err = waitQuiet(ctx, o.QuietWait); err != nil {
@@ -100,22 +102,22 @@ func measureOnce(ctx context.Context, o options, c config, tmp string, a perfArg
 		return r, err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := startServer(ctx, o.CoreDNS, c, dir)
+	srv, err := startServer(o.CoreDNS, c, dir)
 	if err != nil {
 		return r, err
 	}
 	running := true
 	defer func() {
 		if running {
-			srv.kill()
+			srv.Kill()
 		}
 	}()
 	if watch != nil {
 		watch(srv)
 	}
 
-	a.Port = srv.port
-	res, cpu, err := runDnsperf(ctx, o.Dnsperf, srv.pid(), a)
+	a.Port = srv.Ports["port"]
+	res, cpu, err := runDnsperf(ctx, o.Dnsperf, srv.Cmd.Process.Pid, a)
 	if err != nil {
 		return r, err
 	}
@@ -133,17 +135,17 @@ func measureOnce(ctx context.Context, o options, c config, tmp string, a perfArg
 
 	if c.Sink == "" {
 		running = false
-		return r, srv.stop()
+		return r, stopServer(srv)
 	}
 	rc := &recordCheck{OK: true}
 	r.Records = rc
-	cnt, err := settledCounters(ctx, srv.metricsAddr)
+	cnt, err := settledCounters(ctx, metricsAddr(srv.Ports))
 	rc.counters = cnt
 	if err != nil {
 		rc.fail(fmt.Errorf("metrics: %w", err))
 	}
 	running = false
-	if err := srv.stop(); err != nil {
+	if err := stopServer(srv); err != nil {
 		rc.fail(err)
 	}
 	stored, err := storedRecords(ctx, c, dir)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/mailustats/mailustats/internal/testutil/corednstest"
 )
 
 // sampleEvery is how often the memory mode reads the server's resident set.
@@ -34,7 +36,7 @@ type rssSampler struct {
 }
 
 // sampleRSS starts sampling srv until it exits.
-func sampleRSS(srv *server) *rssSampler {
+func sampleRSS(srv *corednstest.Server) *rssSampler {
 	s := &rssSampler{done: make(chan struct{})}
 	start := time.Now()
 	go func() {
@@ -42,12 +44,12 @@ func sampleRSS(srv *server) *rssSampler {
 		tick := time.NewTicker(sampleEvery)
 		defer tick.Stop()
 		for {
-			if rss, hwm, err := memoryStatus(srv.pid()); err == nil {
+			if rss, hwm, err := memoryStatus(srv.Cmd.Process.Pid); err == nil {
 				s.samples = append(s.samples, rssSample{Seconds: time.Since(start).Seconds(), RSSKiB: rss})
 				s.hwm = hwm
 			}
 			select {
-			case <-srv.exited:
+			case <-srv.Done:
 				return
 			case <-tick.C:
 			}
@@ -88,7 +90,7 @@ func benchMemory(ctx context.Context, o options) (bool, error) {
 	limit := max(o.Duration, time.Duration(o.Memory/1000)*time.Second)
 	args := perfArgs{File: queries, Limit: limit, Runs: 1, Clients: o.Clients, Outstanding: o.Outstanding, Threads: o.Threads, Rate: o.Rate}
 	var sampler *rssSampler
-	r, err := measure(ctx, o, sqliteConfig, tmp, args, func(s *server) { sampler = sampleRSS(s) })
+	r, err := measure(ctx, o, sqliteConfig, tmp, args, func(s *corednstest.Server) { sampler = sampleRSS(s) })
 	r.setPhase(phaseMemory, 0)
 	if sampler != nil {
 		mem := sampler.result() // the server has exited by now, or been killed on an error

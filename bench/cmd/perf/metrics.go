@@ -3,14 +3,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/mailustats/mailustats/internal/testutil/promtext"
 )
 
 // The metrics of the plugin that tell whether a sink kept every record.
@@ -64,61 +61,22 @@ func settledCounters(ctx context.Context, addr string) (counters, error) {
 func scrapeCounters(ctx context.Context, addr string) (counters, error) {
 	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	m, err := promtext.Scrape(ctx, addr)
 	if err != nil {
 		return counters{}, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return counters{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return counters{}, fmt.Errorf("GET %s: %s", req.URL, resp.Status)
-	}
-	return parseCounters(resp.Body)
+	return countersOf(m), nil
 }
 
-// parseCounters reads the counters from the Prometheus text format.
-func parseCounters(r io.Reader) (counters, error) {
-	var c counters
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, labels, value, err := parseSample(line)
-		if err != nil {
-			return c, err
-		}
-		switch {
-		case name == metricQueries && strings.Contains(labels, `result="recorded"`):
-			c.Recorded += value
-		case name == metricDropped:
-			c.Dropped += value
-		case name == metricSinkDropped:
-			c.SinkDropped += value
-		}
+// countersOf sums the counters over their series in a scrape.
+func countersOf(m promtext.Metrics) counters {
+	sum := func(name string, match ...string) int64 {
+		v, _ := m.Sum(name, match...)
+		return int64(v)
 	}
-	return c, sc.Err()
-}
-
-// parseSample splits a sample line, `name{labels} value`, and returns its value as an integer:
-// every metric read here is a counter.
-func parseSample(line string) (name, labels string, value int64, err error) {
-	i := strings.LastIndexByte(line, ' ')
-	if i < 0 {
-		return "", "", 0, fmt.Errorf("metric line %q: no value", line)
+	return counters{
+		Recorded:    sum(metricQueries, "result", "recorded"),
+		Dropped:     sum(metricDropped),
+		SinkDropped: sum(metricSinkDropped),
 	}
-	series := line[:i]
-	name, labels, _ = strings.Cut(series, "{")
-	if !strings.HasPrefix(name, "coredns_mailustats_") {
-		return name, labels, 0, nil
-	}
-	f, err := strconv.ParseFloat(line[i+1:], 64)
-	if err != nil {
-		return name, labels, 0, fmt.Errorf("metric line %q: %w", line, err)
-	}
-	return name, labels, int64(f), nil
 }

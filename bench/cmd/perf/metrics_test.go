@@ -5,9 +5,11 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/mailustats/mailustats/internal/testutil/promtext"
 )
 
-func TestParseCounters(t *testing.T) {
+func TestCountersOf(t *testing.T) {
 	text := `# HELP coredns_mailustats_dropped_total Counter of valid names not recorded because the queue was full.
 # TYPE coredns_mailustats_dropped_total counter
 coredns_mailustats_dropped_total{server="dns://127.0.0.1:15353"} 2
@@ -18,10 +20,11 @@ coredns_mailustats_queue_length 17
 coredns_mailustats_sink_dropped_total{sink="file:/tmp/a b.csv"} 5
 coredns_dns_requests_total{server="dns://127.0.0.1:15353"} 1.2e+07
 `
-	got, err := parseCounters(strings.NewReader(text))
+	m, err := promtext.Parse(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := countersOf(m)
 	if want := (counters{Recorded: 1054003, Dropped: 2, SinkDropped: 5}); got != want {
 		t.Errorf("expected %+v, got %+v", want, got)
 	}

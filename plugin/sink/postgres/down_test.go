@@ -3,7 +3,7 @@ package postgres
 import (
 	"testing"
 
-	"github.com/mailustats/mailustats/plugin/pgtest"
+	"github.com/mailustats/mailustats/internal/testutil/pgtest"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mailustats/mailustats/plugin/pgtest"
+	"github.com/mailustats/mailustats/internal/testutil/pgtest"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
 

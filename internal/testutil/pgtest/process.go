@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mailustats/mailustats/plugin/freeport"
+	"github.com/mailustats/mailustats/internal/testutil/proctest"
 )
 
 // The signals pg_ctl stop sends to the postmaster for -m fast and -m immediate.
@@ -31,13 +27,6 @@ const portAttempts = 3
 
 // errPortTaken says another process bound the port between its choice and the server's start.
 var errPortTaken = errors.New("port taken")
-
-// process is a running postmaster, a child of the test binary: it gets SIGQUIT if the test
-// binary dies, so a crashed or timed-out test leaves no server behind.
-type process struct {
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once the process has exited
-}
 
 // Stop shuts the server down as pg_ctl stop -m fast does, disconnecting its clients, and waits
 // until it has exited.
@@ -73,7 +62,7 @@ func (s *Server) Restart(tb testing.TB) {
 func (s *Server) listen() error {
 	var err error
 	for range portAttempts {
-		if s.Port, err = freeport.TCP(); err != nil {
+		if s.Port, err = proctest.FreePort(); err != nil {
 			return err
 		}
 		if err = s.launch(); !errors.Is(err, errPortTaken) {
@@ -85,42 +74,26 @@ func (s *Server) listen() error {
 
 // launch starts the postmaster on s.Port and waits until it accepts connections.
 func (s *Server) launch() error {
-	logPath := filepath.Join(s.dir, "postgres.log")
-	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	defer log.Close() // the postmaster has its own copy
-	fi, err := log.Stat()
-	if err != nil {
-		return err
-	}
 	cmd := s.command("postgres", "-D", s.dataDir(), "-p", strconv.Itoa(s.Port), "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "fsync=off", "-c", "full_page_writes=off")
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	p, err := proctest.Launch("postgres", cmd)
+	if err != nil {
 		return err
 	}
-	p := &process{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.exited)
-	}()
 	s.proc = p
 	if err := s.waitReady(p); err != nil {
 		s.shutdown(immediate)
-		out := readFrom(logPath, fi.Size())
-		if strings.Contains(out, "could not create any TCP/IP sockets") {
+		if strings.Contains(p.Out.String(), "could not create any TCP/IP sockets") {
 			err = errPortTaken
 		}
-		return fmt.Errorf("postgres on port %d: %w\n%s", s.Port, err, out)
+		return fmt.Errorf("postgres on port %d: %w\n%s", s.Port, err, p.Out)
 	}
 	return nil
 }
 
 // waitReady waits until the server accepts connections, it exits, or readyTimeout passes.
-func (s *Server) waitReady(p *process) error {
+func (s *Server) waitReady(p *proctest.Process) error {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	for {
@@ -129,7 +102,7 @@ func (s *Server) waitReady(p *process) error {
 			return nil
 		}
 		select {
-		case <-p.exited:
+		case <-p.Done:
 			return errors.New("exited at start-up")
 		case <-ctx.Done():
 			return fmt.Errorf("no connection after %v: %v", readyTimeout, err)
@@ -155,27 +128,6 @@ func (s *Server) shutdown(sig syscall.Signal) error {
 		return nil
 	}
 	s.proc = nil
-	p.cmd.Process.Signal(sig) // fails only if it has exited already
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(readyTimeout):
-		p.cmd.Process.Kill()
-		<-p.exited
-		return fmt.Errorf("postgres did not stop within %v; killed it", readyTimeout)
-	}
-}
-
-// readFrom returns what the file at path holds after offset, to show a server's log.
-func readFrom(path string, offset int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.NewSectionReader(f, offset, 1<<20))
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
+	_, err := p.Shutdown(sig, readyTimeout)
+	return err
 }

@@ -37,3 +37,14 @@ func TestKill(t *testing.T) {
 		t.Errorf("expected exit code -1 for a killed process, got %d", code)
 	}
 }
+
+func TestWait(t *testing.T) {
+	p := Start(t, "sh", exec.Command("sh", "-c", "exit 4"))
+	if code, err := p.Wait(10 * time.Second); err != nil || code != 4 {
+		t.Errorf("expected exit code 4, got %d, %v", code, err)
+	}
+	p = Start(t, "sleep", exec.Command("sleep", "60"))
+	if code, err := p.Wait(50 * time.Millisecond); err == nil || code != -1 || !p.Exited() {
+		t.Errorf("expected an error, exit code -1 and the process killed, got %d, %v, exited %v", code, err, p.Exited())
+	}
+}

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mailustats/mailustats/internal/testutil/proctest"
 )
 
 // superuser is the user of every DSN, allowed in without a password.
@@ -36,10 +38,10 @@ var errNotInstalled = errors.New("PostgreSQL server binaries not found; run scri
 type Server struct {
 	Port int // kept across restarts
 
-	bin   string   // directory holding initdb and postgres
-	dir   string   // the temporary directory: data directory, socket and log
-	owner *account // the account the server runs as; nil: the test's own
-	proc  *process // the running postmaster, nil when stopped
+	bin   string            // directory holding initdb and postgres
+	dir   string            // the temporary directory: data directory and socket
+	owner *account          // the account the server runs as; nil: the test's own
+	proc  *proctest.Process // the running postmaster, nil when stopped
 }
 
 // Start starts a server for tb and stops and removes it when tb ends.
