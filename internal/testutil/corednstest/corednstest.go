@@ -32,9 +32,6 @@ const (
 // dnsPort is the name of the DNS port in Server.Ports.
 const dnsPort = "port"
 
-// buildPackage is the custom binary's main package.
-const buildPackage = "github.com/mailustats/mailustats/build"
-
 // probeName is asked for until a server answers: a special-use name (RFC 6761) that CoreDNS
 // refuses outside its zones and unbound answers from a default local zone.
 const probeName = "probe.invalid."
@@ -51,9 +48,9 @@ const (
 // errPortTaken says another listener bound a port between its choice and the server's start.
 var errPortTaken = errors.New("port taken")
 
-// Main builds the custom binary into a temporary directory, as the Dockerfile does, sets *bin to
-// its path, runs the tests and removes the directory: a package's TestMain passes the result to
-// os.Exit.
+// Main builds the custom binary into a temporary directory with make build, as a release is
+// built (so it carries the build identity), sets *bin to its path, runs the tests and removes the
+// directory: a package's TestMain passes the result to os.Exit.
 func Main(m *testing.M, bin *string) int {
 	dir, err := os.MkdirTemp("", "mailustats-coredns-")
 	if err != nil {
@@ -64,10 +61,15 @@ func Main(m *testing.M, bin *string) int {
 	*bin = filepath.Join(dir, "coredns")
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", *bin, buildPackage)
+	root, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go env GOMOD: %v\n", err)
+		return 1
+	}
+	cmd := exec.CommandContext(ctx, "make", "-s", "-C", filepath.Dir(strings.TrimSpace(string(root))), "build", "BIN="+*bin)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build -o %s %s: %v\n%s", *bin, buildPackage, err, out)
+		fmt.Fprintf(os.Stderr, "%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
 		return 1
 	}
 	return m.Run()
