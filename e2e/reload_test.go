@@ -20,6 +20,7 @@ func TestReloadKeepsRecords(t *testing.T) {
 	srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink file %s csv
         flush 1h
     }
@@ -59,4 +60,51 @@ func waitOutput(t *testing.T, p *proctest.Process, text string, n int) {
 		}
 		time.Sleep(probeEvery) // polling interval, not an assertion
 	}
+}
+
+// A reload that points the statistics at another database leaves no series of the first: the
+// active-instance gauges of the old instance are replaced, not left at their last value.
+func TestReloadReplacesGauges(t *testing.T) {
+	dir := t.TempDir()
+	before, after := filepath.Join(dir, "before.db"), filepath.Join(dir, "after.db")
+	corefile := fmt.Sprintf(`stats.mailu.io:{port} {
+    bind 127.0.0.1
+    prometheus 127.0.0.1:{mport}
+    ready 127.0.0.1:{rport}
+    mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
+        sink sqlite %s
+        flush 50ms
+    }
+}
+`, before)
+	// The gauges read the database at start-up and then every minute: record first, then start
+	// the server that shows the record.
+	first := startMonitored(t, corefile)
+	qname, _ := valid("gone-18", mixCase)()
+	if r, _, err := exchange(first.addr, "udp", newQuery(qname, dns.TypeA, false), 2*time.Second); err != nil || r.Rcode != dns.RcodeNameError {
+		t.Fatalf("%s: expected NXDOMAIN, got %v, %v", qname, r, err)
+	}
+	first.Stop(t)
+
+	srv := startMonitored(t, corefile)
+	series := func() (float64, bool) {
+		return srv.scrape(t).sum("coredns_mailustats_active_instances", "version", "gone-18", "window", "1d")
+	}
+	eventually(t, startTimeout, "the gone-18 series before the reload", func() (bool, string) {
+		v, ok := series()
+		return ok && v == 1, fmt.Sprintf("%v, %t", v, ok)
+	})
+
+	conf := srv.Cmd.Args[len(srv.Cmd.Args)-1] // -conf PATH
+	writeFile(t, conf, strings.ReplaceAll(readFile(t, conf), before, after))
+	if err := srv.Cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, srv.Process, "Reloading complete", 1)
+	eventually(t, startTimeout, "no gone-18 series after the reload", func() (bool, string) {
+		v, ok := series()
+		return !ok, fmt.Sprintf("%v, %t", v, ok)
+	})
+	srv.Stop(t)
 }
