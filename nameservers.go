@@ -23,6 +23,9 @@ func parseNS(c *caddy.Controller, cfg *config, args []string) error {
 	}
 	cfg.nsLine = c.Line()
 	for _, arg := range args {
+		if arg == "" {
+			return c.Err("ns: an empty argument; is the environment variable it names set?")
+		}
 		if ip := net.ParseIP(arg); ip != nil {
 			if len(cfg.ns) == 0 {
 				return c.Errf("ns: address '%s' before any name server's name", arg)

@@ -138,6 +138,7 @@ func TestSetupParse(t *testing.T) {
 		{input: "mailustats {\n sink file x\n ns\n}", wantErr: "Wrong argument count"},
 		{input: "mailustats {\n sink file x\n ns 192.0.2.1 ns.example.net\n}", wantErr: "Testfile:3 - Error during parsing: ns: address '192.0.2.1' before any name server's name"},
 		{input: "mailustats {\n sink file x\n ns ns.example.net a..b\n}", wantErr: "'a..b' is not a domain name"},
+		{input: "mailustats {\n sink file x\n ns ns.example.net \"\"\n}", wantErr: "Testfile:3 - Error during parsing: ns: an empty argument; is the environment variable it names set?"},
 		{input: "mailustats stats.mailu.io {\n sink file x\n}", wantErr: "name server ns.stats.mailu.io. is inside the zone stats.mailu.io. and has no address"},
 		{input: "mailustats stats.mailu.io {\n sink file x\n soa ns1.stats.mailu.io. hostmaster.example.net.\n}", wantErr: "name server ns1.stats.mailu.io. is inside the zone"},
 		{input: "mailustats stats.mailu.io {\n sink file x\n ns ns.example.net ns1.stats.mailu.io\n}", wantErr: "name server ns1.stats.mailu.io. is inside the zone stats.mailu.io. and has no address: give it the parent zone's glue, as in 'ns ns1.stats.mailu.io. ADDRESS...'"},

@@ -35,12 +35,14 @@ const (
 
 // metricLabels are the metrics mailustats exports, with their labels.
 var metricLabels = map[string][]string{
-	"coredns_mailustats_queries_total":      {"server", "result"},
-	"coredns_mailustats_dropped_total":      {"server"},
-	"coredns_mailustats_sink_errors_total":  {"sink"},
-	"coredns_mailustats_sink_dropped_total": {"sink"},
-	"coredns_mailustats_queue_length":       {},
-	"coredns_mailustats_active_instances":   {"version", "window"},
+	"coredns_mailustats_queries_total":       {"server", "result"},
+	"coredns_mailustats_dropped_total":       {"server"},
+	"coredns_mailustats_sink_errors_total":   {"sink"},
+	"coredns_mailustats_sink_dropped_total":  {"sink"},
+	"coredns_mailustats_queue_length":        {},
+	"coredns_mailustats_active_instances":    {"zone", "version", "window"},
+	"coredns_mailustats_new_instances_total": {"zone"},
+	"coredns_mailustats_build_info":          {"version", "revision"},
 }
 
 // targetLabels are the labels Prometheus adds to every scraped series.
@@ -747,6 +749,7 @@ func runCorefile(t *testing.T, corefile, db string) {
 			// Nothing listens there: the PostgreSQL sink starts with its database down.
 			fmt.Sprintf("MAILUSTATS_DSN=postgres://mailustats@127.0.0.1:%d/mailustats?sslmode=disable&connect_timeout=1", dbPort),
 			"MAILUSTATS_HASH_SECRET=deploy-test-secret",
+			"MAILUSTATS_NS_ADDRESS=127.0.0.1",
 		}})
 	ports := srv.Ports
 	fail := func(format string, args ...any) {

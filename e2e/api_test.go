@@ -31,6 +31,7 @@ func TestAPIAcrossReloads(t *testing.T) {
     prometheus 127.0.0.1:{mport}
     ready 127.0.0.1:{rport}
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink sqlite %s
         sink file %s
         api %s

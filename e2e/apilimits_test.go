@@ -34,6 +34,7 @@ func TestAPILimits(t *testing.T) {
 	srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink sqlite %s
         api %s
     }

@@ -118,6 +118,7 @@ func TestFileSinkOnFullDevice(t *testing.T) {
         monitor continuously
     }
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink file %s
         sink file %s
         flush 100ms
@@ -196,7 +197,7 @@ func TestSinkOpenFailsAtStartup(t *testing.T) {
 				t.Skip("running as root, for whom directory permissions do not apply; run as another user to test this")
 			}
 			conf := filepath.Join(t.TempDir(), "Corefile")
-			writeFile(t, conf, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        ttl 60\n        sink %s %s\n    }\n}\n", freePort(t), tc.kind, tc.path))
+			writeFile(t, conf, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        ttl 60\n        sink %s %s\n        ns ns1.stats.mailu.io 127.0.0.1\n    }\n}\n", freePort(t), tc.kind, tc.path))
 			out := startFails(t, conf)
 			want := fmt.Sprintf("%s:5 - sink %s:%s: ", conf, tc.kind, tc.path)
 			if i := strings.Index(out, want); i < 0 || !strings.Contains(out[i:], tc.want) {
@@ -220,6 +221,7 @@ func TestSQLiteLockedByAnotherProcess(t *testing.T) {
         monitor continuously
     }
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink sqlite %s
         flush 100ms
     }
@@ -312,6 +314,7 @@ func TestKilledMidLoad(t *testing.T) {
 	srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink file %s
         sink sqlite %s
         flush 50ms

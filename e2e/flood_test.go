@@ -65,6 +65,7 @@ func floodRun(t *testing.T, buffer, n int) float64 {
     bind 127.0.0.1
     prometheus 127.0.0.1:{mport}
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink sqlite %s
         buffer %d
         flush 100ms

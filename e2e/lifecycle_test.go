@@ -47,6 +47,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink file %s
         sink sqlite %s
         flush 100ms
@@ -92,6 +93,7 @@ func TestTenReloadsUnderLoad(t *testing.T) {
     bind 127.0.0.1
     pprof 127.0.0.1:{pport}
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink sqlite %s
         flush 100ms
         buffer 1048576

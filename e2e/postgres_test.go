@@ -36,6 +36,7 @@ func pgCorefile(dsn, extra string) string {
         monitor continuously
     }
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink postgres %s
         flush 100ms
 %s    }
@@ -355,8 +356,8 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*), coalesce(max(version), 0) FROM mailustats_schema").Scan(&n, &version); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 || version != 1 {
-		t.Errorf("mailustats_schema: expected one row, version 1, got %d rows, version %d", n, version)
+	if n != 2 || version != 2 { // one row per migration, each applied once
+		t.Errorf("mailustats_schema: expected two rows, version 2, got %d rows, version %d", n, version)
 	}
 }
 
@@ -373,6 +374,7 @@ func TestPostgresDownAtStartup(t *testing.T) {
     prometheus 127.0.0.1:{mport}
     ready 127.0.0.1:{rport}
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink postgres %s
         flush 100ms
     }
@@ -435,6 +437,7 @@ func TestPostgresShutdownMidWrite(t *testing.T) {
 		srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink postgres %s
         flush 5ms
     }

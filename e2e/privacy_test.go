@@ -35,6 +35,7 @@ func TestPrivacy(t *testing.T) {
     bind 127.0.0.1
     prometheus 127.0.0.1:{mport}
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink sqlite %s
         sink file %s
         api %s

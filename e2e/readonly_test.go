@@ -24,7 +24,7 @@ func TestSinkOnReadOnlyFilesystem(t *testing.T) {
 	}
 	for sink, cause := range causes {
 		corefile := filepath.Join(t.TempDir(), "Corefile")
-		writeFile(t, corefile, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        sink %s\n    }\n}\n", freePort(t), sink))
+		writeFile(t, corefile, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        sink %s\n        ns ns1.stats.mailu.io 127.0.0.1\n    }\n}\n", freePort(t), sink))
 		out := startFails(t, corefile)
 		for _, want := range []string{corefile + ":4 - sink " + strings.Replace(sink, " ", ":", 1), cause} {
 			if !strings.Contains(out, want) {

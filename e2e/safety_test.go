@@ -31,6 +31,7 @@ func TestResponseSafety(t *testing.T) {
 		srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink file %s
         flush 100ms
     }
@@ -53,6 +54,7 @@ func TestResponseSafety(t *testing.T) {
 		srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         answer a 192.0.2.1
         sink file %s
         flush 100ms
@@ -63,9 +65,9 @@ func TestResponseSafety(t *testing.T) {
 		kinds := []safetyKind{
 			{name: "valid A", qname: valid("19", mixCase), qtype: dns.TypeA, rcode: dns.RcodeSuccess, answer: dns.TypeA, stored: true},
 			{name: "valid AAAA", qname: valid("19", mixCase), qtype: dns.TypeAAAA, rcode: dns.RcodeSuccess, stored: true},
-			{name: "valid ANY", qname: valid("19", mixCase), qtype: dns.TypeANY, rcode: dns.RcodeSuccess, stored: true},
+			{name: "valid ANY", qname: valid("19", mixCase), qtype: dns.TypeANY, rcode: dns.RcodeSuccess, answer: dns.TypeHINFO, stored: true},
 			{name: "valid TXT", qname: valid("19", mixCase), qtype: dns.TypeTXT, rcode: dns.RcodeSuccess, stored: true},
-			{name: "apex ANY", qname: named("{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeSuccess},
+			{name: "apex ANY", qname: named("{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeSuccess, answer: dns.TypeHINFO},
 			{name: "one label A", qname: named("{id}.{zone}"), qtype: dns.TypeA, rcode: dns.RcodeSuccess},
 			{name: "malformed A", qname: named("a.19.{id}.{zone}"), qtype: dns.TypeA, rcode: dns.RcodeNameError},
 		}
@@ -95,11 +97,11 @@ func safetyNXKinds() []safetyKind {
 	}
 	kinds = append(kinds,
 		safetyKind{name: "apex SOA", qname: named("{zone}"), qtype: dns.TypeSOA, rcode: dns.RcodeSuccess, answer: dns.TypeSOA},
-		safetyKind{name: "apex NS", qname: named("{zone}"), qtype: dns.TypeNS, rcode: dns.RcodeSuccess},
+		safetyKind{name: "apex NS", qname: named("{zone}"), qtype: dns.TypeNS, rcode: dns.RcodeSuccess, answer: dns.TypeNS},
 		safetyKind{name: "apex A", qname: named("{zone}"), qtype: dns.TypeA, rcode: dns.RcodeSuccess},
-		safetyKind{name: "apex ANY", qname: named("{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeSuccess},
+		safetyKind{name: "apex ANY", qname: named("{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeSuccess, answer: dns.TypeHINFO},
 		safetyKind{name: "one label A", qname: named("{id}.{zone}"), qtype: dns.TypeA, rcode: dns.RcodeSuccess},
-		safetyKind{name: "one label ANY", qname: named("master.{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeSuccess},
+		safetyKind{name: "one label ANY", qname: named("master.{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeSuccess, answer: dns.TypeHINFO},
 		safetyKind{name: "three labels ANY", qname: named("a.19.{id}.{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeNameError},
 		safetyKind{name: "bad uuid ANY", qname: named("19.3f2b8c1e-9a4d-1e6f-8b2a-1c3d5e7f9a0b.{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeNameError},
 		safetyKind{name: "longest name ANY", qname: named(strings.Repeat(strings.Repeat("x", 63)+".", 3) + strings.Repeat("y", 6) + ".19.{id}.{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeNameError},
@@ -133,8 +135,13 @@ func safetyKinds(t *testing.T, addr string, kinds []safetyKind, soaLen int) []an
 				continue
 			}
 			extra := soaLen
-			if k.answer == dns.TypeA {
+			switch k.answer {
+			case dns.TypeA:
 				extra = safetyRRLen(t, addresses(300, "192.0.2.1")(qname)[0])
+			case dns.TypeHINFO:
+				extra = safetyRRLen(t, hinfo(300)(qname)[0])
+			case dns.TypeNS: // and the name server's glue
+				extra = safetyRRLen(t, nsRRs(300, "ns1."+zone)(qname)[0]) + safetyRRLen(t, glue(300, "ns1."+zone, "127.0.0.1")("")[0])
 			}
 			if len(raw) > len(qw)+extra {
 				t.Errorf("%s: expected at most %d+%d octets, got %d: %v", where, len(qw), extra, len(raw), r)
@@ -149,7 +156,8 @@ func safetyKinds(t *testing.T, addr string, kinds []safetyKind, soaLen int) []an
 
 // safetyCheckReply checks the ID, the rcode and the sections of a minimal answer: at most one
 // record of type answer in the answer section, one SOA in the authority section of an answer
-// without records, and in the additional section nothing but the OPT of an EDNS0 query.
+// without records, and in the additional section nothing but the OPT of an EDNS0 query and, for
+// an NS answer, the A record of the name server inside the zone.
 func safetyCheckReply(t *testing.T, where string, q, r *dns.Msg, rcode int, answer uint16) {
 	t.Helper()
 	if r.Id != q.Id || !r.Response {
@@ -169,13 +177,20 @@ func safetyCheckReply(t *testing.T, where string, q, r *dns.Msg, rcode int, answ
 		t.Errorf("%s: expected no records in authority, got %v", where, r.Ns)
 	}
 	edns := q.IsEdns0() != nil
+	glued := 0
 	for _, rr := range r.Extra {
-		if _, ok := rr.(*dns.OPT); !ok || !edns {
-			t.Errorf("%s: expected nothing in additional but the OPT of an EDNS0 query, got %v", where, rr)
+		_, opt := rr.(*dns.OPT)
+		a, isA := rr.(*dns.A)
+		switch {
+		case opt && edns:
+		case isA && answer == dns.TypeNS && strings.EqualFold(a.Hdr.Name, "ns1."+zone):
+			glued++
+		default:
+			t.Errorf("%s: expected nothing in additional but the OPT of an EDNS0 query and an NS answer's glue, got %v", where, rr)
 		}
 	}
-	if len(r.Extra) > 1 {
-		t.Errorf("%s: expected at most one additional record, got %v", where, r.Extra)
+	if len(r.Extra)-glued > 1 || glued > 1 {
+		t.Errorf("%s: expected at most one OPT and one glue record in additional, got %v", where, r.Extra)
 	}
 }
 

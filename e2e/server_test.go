@@ -45,7 +45,7 @@ func soa(ttl uint32) rrsFunc {
 	return func(string) []dns.RR {
 		return []dns.RR{&dns.SOA{
 			Hdr:    dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
-			Ns:     "ns." + zone,
+			Ns:     "ns1." + zone, // the first name server, as the Corefiles here name it
 			Mbox:   "hostmaster." + zone,
 			Minttl: ttl,
 		}}
@@ -68,6 +68,29 @@ func addresses(ttl uint32, ips ...string) rrsFunc {
 	}
 }
 
+// nsRRs is the apex's NS RRset of the name servers names.
+func nsRRs(ttl uint32, names ...string) rrsFunc {
+	return func(qname string) []dns.RR {
+		var rrs []dns.RR
+		for _, n := range names {
+			rrs = append(rrs, &dns.NS{Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: ttl}, Ns: n})
+		}
+		return rrs
+	}
+}
+
+// glue are the A records of a name server inside the zone, whatever the query name.
+func glue(ttl uint32, name string, ips ...string) rrsFunc {
+	return func(string) []dns.RR { return addresses(ttl, ips...)(name) }
+}
+
+// hinfo is the synthesized answer to ANY (RFC 8482).
+func hinfo(ttl uint32) rrsFunc {
+	return func(qname string) []dns.RR {
+		return []dns.RR{&dns.HINFO{Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: ttl}, Cpu: "RFC8482"}}
+	}
+}
+
 // row is one kind of query and the reply it must get.
 type row struct {
 	name   string
@@ -79,6 +102,7 @@ type row struct {
 	aa     bool
 	answer rrsFunc // nil for none
 	ns     rrsFunc // nil for none
+	extra  rrsFunc // nil for none; an OPT record is checked apart
 }
 
 // nonAnnouncements are names in the zone that are not announcements and names outside it, with
@@ -98,7 +122,12 @@ func nonAnnouncements(ttl uint32) []row {
 		nodata("one label", named("{id}.{zone}"), dns.TypeA),
 		nodata("one label NS", named("master.{zone}"), dns.TypeNS),
 		{name: "apex SOA", qname: named("{zone}"), qtype: dns.TypeSOA, rcode: dns.RcodeSuccess, aa: true, answer: soa(ttl)},
-		nodata("apex NS", named("{zone}"), dns.TypeNS),
+		{name: "apex NS", qname: named("{zone}"), qtype: dns.TypeNS, rcode: dns.RcodeSuccess, aa: true,
+			answer: nsRRs(ttl, "ns1."+zone), extra: glue(ttl, "ns1."+zone, "127.0.0.1")},
+		{name: "name server A", qname: named("ns1.{zone}"), qtype: dns.TypeA, rcode: dns.RcodeSuccess, aa: true, answer: addresses(ttl, "127.0.0.1")},
+		nodata("name server AAAA", named("ns1.{zone}"), dns.TypeAAAA),
+		{name: "apex ANY", qname: named("{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeSuccess, aa: true, answer: hinfo(ttl)},
+		{name: "one label ANY", qname: named("{id}.{zone}"), qtype: dns.TypeANY, rcode: dns.RcodeSuccess, aa: true, answer: hinfo(ttl)},
 		nodata("apex A", named("{zone}"), dns.TypeA),
 		nxdomain("uuid version 1", named("master.3f2b8c1e-9a4d-1e6f-8b2a-1c3d5e7f9a0b.{zone}")),
 		nxdomain("uuid bad variant", named("master.3f2b8c1e-9a4d-4e6f-cb2a-1c3d5e7f9a0b.{zone}")),
@@ -123,6 +152,7 @@ func TestServeAndRecord(t *testing.T) {
 		srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink file %s csv
         ttl 60
         flush 1h
@@ -149,6 +179,7 @@ func TestServeAndRecord(t *testing.T) {
 		srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         answer a 192.0.2.1 192.0.2.2
         answer aaaa 2001:db8::1
         sink file %s jsonl
@@ -244,7 +275,7 @@ func checkReply(t *testing.T, where string, rw row, q, r *dns.Msg, raw []byte) {
 	}
 	checkRRs(t, where+" answer", r.Answer, rw.answer, q.Question[0].Name)
 	checkRRs(t, where+" authority", r.Ns, rw.ns, q.Question[0].Name)
-	checkRRs(t, where+" additional", extra, nil, q.Question[0].Name)
+	checkRRs(t, where+" additional", extra, rw.extra, q.Question[0].Name)
 }
 
 // checkRRs compares a section with the records want gives, ignoring owner name case, order and
@@ -307,7 +338,7 @@ func TestSetupErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := filepath.Join(t.TempDir(), "Corefile")
-			writeFile(t, conf, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        %s\n    }\n}\n", freePort(t), tc.block))
+			writeFile(t, conf, fmt.Sprintf("stats.mailu.io:%d {\n    bind 127.0.0.1\n    mailustats {\n        %s\n        ns ns1.stats.mailu.io 127.0.0.1\n    }\n}\n", freePort(t), tc.block))
 			out := startFails(t, conf)
 			want := tc.want
 			if tc.line > 0 {

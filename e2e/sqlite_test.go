@@ -19,6 +19,7 @@ func TestSQLiteAndFileSinks(t *testing.T) {
 	srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink file %s
         sink sqlite %s
         flush 100ms

@@ -98,6 +98,7 @@ func TestUnboundResolver(t *testing.T) {
 	coredns := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
     bind 127.0.0.1
     mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
         sink file %s csv
         ttl 60
     }

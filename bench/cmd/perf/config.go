@@ -30,7 +30,7 @@ func (c config) corefile(dir string, port int, metricsAddr string) string {
 	if c.Sink == "" {
 		return head + "    whoami\n}\n"
 	}
-	return head + fmt.Sprintf("    mailustats {\n        sink %s %s\n    }\n}\n", c.Sink, c.sinkPath(dir))
+	return head + fmt.Sprintf("    mailustats {\n        ns ns1.%s 127.0.0.1\n        sink %s %s\n    }\n}\n", zone, c.Sink, c.sinkPath(dir))
 }
 
 // sinkPath is where the configuration's sink writes in dir.
