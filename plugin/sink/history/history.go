@@ -1,0 +1,297 @@
+// Package history keeps the aggregates of the daily rows in step with them. For each instance a
+// batch touches, Plan takes what the store held of the instance before the batch and the rows
+// the batch brings, and works out the rows to store, the instance's new state and what each
+// aggregate gains or loses; a SQL sink applies that in the batch's transaction. Rebuild works
+// the same out from an instance's rows alone, which is how the aggregates are checked.
+//
+// The aggregates, for every instance i and its rows (day, version, hits, first and last seen):
+//   - the instance's state: first day, last day, the number of days with rows, and its last
+//     version, that of its last day's final row: the row seen last, then the greatest version
+//     in byte order;
+//   - per day and version, the instances with a row (DayVersion); per day, the instances with a
+//     row and those first seen that day (Day); per day and version, the instances that reported
+//     the version for the first time that day (Adoption);
+//   - the changes of version: i's rows ordered by day, first sighting and version, two
+//     consecutive rows with different versions make a change dated by the later row's day;
+//   - for each window W of TrendWindows, Trend: i counts on day D under version v when its
+//     latest day with rows up to D is within the W days ending at D and its final row that day
+//     has version v. Each day d with rows adds +1 under its final version at d and -1 at the
+//     earlier of d+W and i's next day with rows; the counts of day D are the sums up to D.
+package history
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// TrendWindows are the windows, in days, whose trends are kept as aggregates.
+var TrendWindows = []int32{7, 30, 90, 365}
+
+// Row is one row of the daily table: an instance seen on a UTC day with a version.
+type Row struct {
+	Day       int32 // days since 1970-01-01
+	Version   string
+	Hits      int64
+	FirstSeen int64 // unix seconds
+	LastSeen  int64 // unix seconds
+}
+
+// State is what the store keeps of one instance.
+type State struct {
+	FirstDay, LastDay int32
+	Days              int64  // the days with rows
+	LastVersion       string // the version of the last day's final row
+}
+
+// Before is what the store held of an instance before a batch whose first day is m.
+type Before struct {
+	Known bool // the instance had rows
+	State State
+	// Since is the last day before m on which the instance had rows, or m when there is none;
+	// Rows are all the instance's rows from Since on, in any order.
+	Since int32
+	Rows  []Row
+	// VersionFirst is, for each version of the batch the instance reported before, the first
+	// day it did.
+	VersionFirst map[string]int32
+}
+
+// Change is a change of version, dated by the day of the later row.
+type Change struct {
+	Day      int32
+	From, To string
+}
+
+// Plan is what a batch does to one instance.
+type Plan struct {
+	Rows  []Row // the rows to store, whole: those the batch adds or adds to
+	State State
+	// The instance's changes dated after ChangesAfter are to be replaced by Changes.
+	ChangesAfter int32
+	Changes      []Change
+	// VersionFirst are the versions whose first day is new or earlier, with that day.
+	VersionFirst map[string]int32
+}
+
+// DayVersion keys an aggregate by day and version.
+type DayVersion struct {
+	Day     int32
+	Version string
+}
+
+// DayCount is what an aggregate holds of one day: instances with rows, and first seen.
+type DayCount struct{ Seen, New int64 }
+
+// TrendKey keys the trend aggregate by window, day and version.
+type TrendKey struct {
+	Window, Day int32
+	Version     string
+}
+
+// Delta is what the aggregates gain, or lose where negative, summed over the instances planned.
+type Delta struct {
+	DayVersion map[DayVersion]int64
+	Day        map[int32]DayCount
+	Adoption   map[DayVersion]int64
+	Trend      map[TrendKey]int64
+}
+
+// NewDelta returns an empty Delta.
+func NewDelta() *Delta {
+	return &Delta{
+		DayVersion: map[DayVersion]int64{},
+		Day:        map[int32]DayCount{},
+		Adoption:   map[DayVersion]int64{},
+		Trend:      map[TrendKey]int64{},
+	}
+}
+
+// FirstDay is the first day of batch, the m that Before.Since is found from.
+func FirstDay(batch []Row) int32 {
+	m := int32(math.MaxInt32)
+	for _, r := range batch {
+		m = min(m, r.Day)
+	}
+	return m
+}
+
+// Plan works out what batch, rows of one instance with distinct (day, version), does to it
+// given before, and adds the aggregates' changes to d.
+func (d *Delta) Plan(before Before, batch []Row) Plan {
+	m := FirstDay(batch)
+	old := before.Rows
+	byKey := make(map[DayVersion]int, len(old))
+	oldDays := map[int32]bool{}
+	for i, r := range old {
+		byKey[DayVersion{r.Day, r.Version}] = i
+		oldDays[r.Day] = true
+	}
+	after := slices.Clone(old)
+	p := Plan{VersionFirst: map[string]int32{}}
+	newDays := map[int32]bool{}
+	for _, b := range batch {
+		if i, ok := byKey[DayVersion{b.Day, b.Version}]; ok {
+			r := &after[i]
+			r.Hits += b.Hits
+			r.FirstSeen = min(r.FirstSeen, b.FirstSeen)
+			r.LastSeen = max(r.LastSeen, b.LastSeen)
+			p.Rows = append(p.Rows, *r)
+		} else {
+			after = append(after, b)
+			p.Rows = append(p.Rows, b)
+			d.DayVersion[DayVersion{b.Day, b.Version}]++
+			if !oldDays[b.Day] && !newDays[b.Day] {
+				newDays[b.Day] = true
+				c := d.Day[b.Day]
+				c.Seen++
+				d.Day[b.Day] = c
+			}
+		}
+		if first, ok := before.VersionFirst[b.Version]; !ok || b.Day < first {
+			if f, planned := p.VersionFirst[b.Version]; !planned || b.Day < f {
+				p.VersionFirst[b.Version] = b.Day
+			}
+		}
+	}
+	for v, day := range p.VersionFirst {
+		if first, ok := before.VersionFirst[v]; ok {
+			d.Adoption[DayVersion{first, v}]--
+		}
+		d.Adoption[DayVersion{day, v}]++
+	}
+
+	p.State = d.state(before, after, m, int64(len(newDays)))
+	d.trend(days(old), -1)
+	d.trend(days(after), +1)
+	p.ChangesAfter = m - 1
+	if before.Since < m {
+		p.ChangesAfter = before.Since // the rows of that day and before are as they were
+	}
+	p.Changes = changes(after, p.ChangesAfter)
+	return p
+}
+
+// state works out the instance's state after the batch, and counts a first sighting that
+// moved.
+func (d *Delta) state(before Before, after []Row, m int32, newDays int64) State {
+	s := before.State
+	switch {
+	case !before.Known:
+		s = State{FirstDay: m, LastDay: m}
+		d.addNew(m, +1)
+	case m < s.FirstDay:
+		d.addNew(s.FirstDay, -1)
+		d.addNew(m, +1)
+		s.FirstDay = m
+	}
+	s.Days += newDays
+	for _, r := range after {
+		s.LastDay = max(s.LastDay, r.Day)
+	}
+	s.LastVersion = finalVersion(after, s.LastDay)
+	return s
+}
+
+func (d *Delta) addNew(day int32, n int64) {
+	c := d.Day[day]
+	c.New += n
+	d.Day[day] = c
+}
+
+// dayFinal is a day with rows and the version of its final row.
+type dayFinal struct {
+	day     int32
+	version string
+}
+
+// days returns the days of rows, in order, each with its final version.
+func days(rows []Row) []dayFinal {
+	final := map[int32]*Row{}
+	for i := range rows {
+		r := &rows[i]
+		if f, ok := final[r.Day]; !ok || later(r, f) {
+			final[r.Day] = r
+		}
+	}
+	out := make([]dayFinal, 0, len(final))
+	for day, r := range final {
+		out = append(out, dayFinal{day, r.Version})
+	}
+	slices.SortFunc(out, func(a, b dayFinal) int { return cmp.Compare(a.day, b.day) })
+	return out
+}
+
+// later reports whether a is a later final row than b: seen last, then the greater version.
+func later(a, b *Row) bool {
+	return cmp.Or(cmp.Compare(a.LastSeen, b.LastSeen), cmp.Compare(a.Version, b.Version)) > 0
+}
+
+// finalVersion is the version of the final row of day among rows.
+func finalVersion(rows []Row, day int32) string {
+	var final *Row
+	for i := range rows {
+		if r := &rows[i]; r.Day == day && (final == nil || later(r, final)) {
+			final = r
+		}
+	}
+	if final == nil {
+		return ""
+	}
+	return final.Version
+}
+
+// trend adds sign times the trend contributions of the days, in order, for every window.
+func (d *Delta) trend(days []dayFinal, sign int64) {
+	for i, df := range days {
+		next := int32(math.MaxInt32)
+		if i+1 < len(days) {
+			next = days[i+1].day
+		}
+		for _, w := range TrendWindows {
+			d.Trend[TrendKey{w, df.day, df.version}] += sign
+			d.Trend[TrendKey{w, min(df.day+w, next), df.version}] -= sign
+		}
+	}
+}
+
+// changes returns the changes of version between consecutive rows, in the order of day, first
+// sighting and version, that are dated after day, each once.
+func changes(rows []Row, after int32) []Change {
+	sorted := slices.Clone(rows)
+	slices.SortFunc(sorted, func(a, b Row) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.FirstSeen, b.FirstSeen), cmp.Compare(a.Version, b.Version))
+	})
+	var out []Change
+	for i := 1; i < len(sorted); i++ {
+		a, b := sorted[i-1], sorted[i]
+		c := Change{Day: b.Day, From: a.Version, To: b.Version}
+		if b.Day > after && a.Version != b.Version && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Rebuild works out an instance's aggregates from all its rows, as if one batch brought them
+// to an empty store, and adds them to d.
+func (d *Delta) Rebuild(rows []Row) Plan {
+	return d.Plan(Before{Since: FirstDay(rows)}, rows)
+}
+
+// Add adds e to d.
+func (d *Delta) Add(e *Delta) {
+	for k, n := range e.DayVersion {
+		d.DayVersion[k] += n
+	}
+	for k, c := range e.Day {
+		s := d.Day[k]
+		d.Day[k] = DayCount{s.Seen + c.Seen, s.New + c.New}
+	}
+	for k, n := range e.Adoption {
+		d.Adoption[k] += n
+	}
+	for k, n := range e.Trend {
+		d.Trend[k] += n
+	}
+}
