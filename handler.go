@@ -68,6 +68,10 @@ func (m *MailuStats) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 
 	zr := m.replies[zone]
 	name := qname.Parse(q.Name, zone)
+	var host *hostAddr // a name server inside the zone, which no valid name is
+	if name.Kind != qname.Valid {
+		host = zr.host(q.Name)
+	}
 	var reply *dns.Msg
 	switch {
 	case name.Kind == qname.Valid:
@@ -85,9 +89,9 @@ func (m *MailuStats) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	case name.Kind == qname.Apex:
 		queriesTotal.WithLabelValues(server, resultApex).Inc()
 		reply = zr.apex(r)
-	case zr.host(q.Name) != nil:
+	case host != nil:
 		queriesTotal.WithLabelValues(server, resultNameServer).Inc()
-		reply = zr.addresses(r, zr.host(q.Name))
+		reply = zr.addresses(r, host)
 	case name.Kind == qname.Partial:
 		queriesTotal.WithLabelValues(server, resultPartial).Inc()
 		reply = zr.nodata(r)
