@@ -71,7 +71,7 @@ func (g *gauges) refresh() {
 	defer cancel()
 	var counts []activeCount
 	for _, days := range gaugeWindows {
-		summary, err := g.store.Summary(ctx, report.LastDays(g.now(), days))
+		summary, err := g.store.Summary(ctx, report.LastDays(g.now(), days), 1)
 		if err != nil {
 			if !g.failed {
 				log.Warningf("active instance gauges: %v", err)

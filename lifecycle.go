@@ -29,6 +29,7 @@ func (m *MailuStats) start() error {
 		initSinkMetrics(sl.opener.Label())
 		sinks = append(sinks, sink.Labeled{Label: sl.opener.Label(), Sink: s})
 	}
+	m.countNewInstances(sinks)
 	opts := sink.Options{Buffer: m.cfg.buffer, Flush: m.cfg.flush, Metrics: recorderMetrics, Log: log}
 	if m.hasher != nil {
 		opts.Pseudonymize = m.hasher.Hash
@@ -39,6 +40,24 @@ func (m *MailuStats) start() error {
 		return err
 	}
 	return nil
+}
+
+// newInstanceCounter is a sink that knows which instances it stores for the first time: the
+// SQL sinks.
+type newInstanceCounter interface {
+	OnNewInstances(func(n int))
+}
+
+// countNewInstances counts the new instances the first SQL sink stores, so that two SQL sinks
+// do not count each one twice.
+func (m *MailuStats) countNewInstances(sinks []sink.Labeled) {
+	for _, s := range sinks {
+		if c, ok := s.Sink.(newInstanceCounter); ok {
+			counter := newInstancesTotal.WithLabelValues(m.cfg.zones[0])
+			c.OnNewInstances(func(n int) { counter.Add(float64(n)) })
+			return
+		}
+	}
 }
 
 // startStatistics opens the first SQL sink for reading and starts the gauges and the API.

@@ -39,6 +39,14 @@ var (
 		Name:      "dropped_total",
 		Help:      "Counter of valid names not recorded because the queue was full.",
 	}, []string{"server"})
+	// newInstancesTotal counts the instances stored for the first time, by the block's first
+	// zone: a spike is a flood of invented instance IDs.
+	newInstancesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "new_instances_total",
+		Help:      "Counter of instances stored for the first time, by zone.",
+	}, []string{"zone"})
 	// sinkErrorsTotal counts failed writes, by sink.
 	sinkErrorsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,

@@ -17,6 +17,10 @@ type Logger interface {
 // defaultDays is the window of a request without ?days=N; the longest is maxWindowDays.
 const defaultDays = 30
 
+// defaultMinDays is the min_days of a summary without ?min_days=K: every instance counts. The
+// largest is maxWindowDays too.
+const defaultMinDays = 1
+
 // queryTimeout bounds the database work of one request.
 const queryTimeout = 10 * time.Second
 
@@ -64,13 +68,20 @@ type handler struct {
 // path answers GET and HEAD only (405 with an Allow header otherwise); an unknown path is a 404.
 //
 // The API takes days=N, the window of N UTC days that ends today, from 1 to 3660 (default 30);
-// anything else is a 400. Every response is a JSON object; days are YYYY-MM-DD in UTC, and
-// no response holds an instance ID:
+// the summary also min_days=K, from 1 to 3660 (default 1). Anything else, or a parameter given
+// twice, is a 400. Every response is a JSON object; days are YYYY-MM-DD in UTC, and no response
+// holds an instance ID:
 //
 //	GET /api/v1/summary?days=30   the distinct instances in the window, each counted once
 //	                              under the last version it reported there, largest first
-//	{"from":"2026-10-24","to":"2026-11-22","instances":42,
+//	{"from":"2026-10-24","to":"2026-11-22","min_days":1,"instances":42,
 //	 "versions":[{"version":"2024.06","instances":30},{"version":"master","instances":12}]}
+//
+//	GET /api/v1/summary?days=30&min_days=2
+//	                              the same, counting only the instances seen on at least 2
+//	                              distinct days over their whole history, in the window or
+//	                              not: a flood of made-up instances is seen on one day each
+//	{"from":"2026-10-24","to":"2026-11-22","min_days":2,"instances":35,"versions":[...]}
 //
 //	GET /api/v1/daily?days=30     the distinct instances that announced themselves on each
 //	                              day, in total and per version; every day of the window,
@@ -127,9 +138,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
+	minDays, err := parseWhole(r, "min_days", defaultMinDays)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	h.serveQuery(w, r, func(ctx context.Context, win Window) (any, error) {
-		s, err := h.store.Summary(ctx, win)
-		s.Window = win
+		s, err := h.store.Summary(ctx, win, minDays)
+		s.Window, s.MinDays = win, minDays
 		if s.Versions == nil {
 			s.Versions = []VersionCount{}
 		}
@@ -164,7 +180,7 @@ func (h *handler) upgrades(w http.ResponseWriter, r *http.Request) {
 // serveQuery answers an API request: it reads the window, runs query on it and writes the
 // result, or the error.
 func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(context.Context, Window) (any, error)) {
-	n, err := parseDays(r)
+	n, err := parseWhole(r, "days", defaultDays)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -172,8 +188,8 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
 	body, err := query(ctx, LastDays(h.now(), n))
-	if errors.Is(err, ErrWindow) { // parseDays keeps to what the store takes; should it not
-		writeError(w, http.StatusBadRequest, errDays.Error())
+	if errors.Is(err, ErrWindow) { // parseWhole keeps to what the store takes; should it not
+		writeError(w, http.StatusBadRequest, errWhole("days").Error())
 		return
 	}
 	if err != nil {
@@ -187,26 +203,28 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(
 	writeJSON(w, http.StatusOK, cacheAPI, body)
 }
 
-// errDays is the answer to a days parameter that is not a whole number in range.
-var errDays = errors.New("days must be a whole number from 1 to " + strconv.Itoa(maxWindowDays))
+// errWhole is the answer to a parameter that is not a whole number in range.
+func errWhole(name string) error {
+	return errors.New(name + " must be a whole number from 1 to " + strconv.Itoa(maxWindowDays))
+}
 
-// parseDays reads the days parameter: missing is defaultDays; present, it must be one plain
-// decimal number from 1 to maxWindowDays.
-func parseDays(r *http.Request) (int, error) {
-	values, ok := r.URL.Query()["days"]
+// parseWhole reads the parameter name, days or min_days: missing is def; present, it must be
+// one plain decimal number from 1 to maxWindowDays.
+func parseWhole(r *http.Request, name string, def int) (int, error) {
+	values, ok := r.URL.Query()[name]
 	if !ok {
-		return defaultDays, nil
+		return def, nil
 	}
 	if len(values) != 1 {
-		return 0, errors.New("days must be given once")
+		return 0, errors.New(name + " must be given once")
 	}
 	v := values[0]
 	if v == "" || v[0] < '0' || v[0] > '9' { // Atoi also takes a sign
-		return 0, errDays
+		return 0, errWhole(name)
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > maxWindowDays {
-		return 0, errDays
+		return 0, errWhole(name)
 	}
 	return n, nil
 }

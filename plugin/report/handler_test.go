@@ -182,22 +182,38 @@ type (
 
 func TestHandlerSummary(t *testing.T) {
 	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	days30 := report.Window{From: "2026-10-24", To: "2026-11-22"}
+	days7 := report.Window{From: "2026-11-16", To: "2026-11-22"}
+	days1 := report.Window{From: "2026-11-22", To: "2026-11-22"}
+	// Over their whole history, B and E were seen on one day each, the others on two.
 	tests := []struct {
 		query string
 		want  report.Summary
 	}{
-		{"", report.Summary{Window: report.Window{From: "2026-10-24", To: "2026-11-22"}, Instances: 6,
+		{"", report.Summary{Window: days30, MinDays: 1, Instances: 6,
 			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
-		{"?days=30", report.Summary{Window: report.Window{From: "2026-10-24", To: "2026-11-22"}, Instances: 6,
+		{"?days=30", report.Summary{Window: days30, MinDays: 1, Instances: 6,
 			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
-		{"?days=7", report.Summary{Window: report.Window{From: "2026-11-16", To: "2026-11-22"}, Instances: 4,
+		{"?days=7", report.Summary{Window: days7, MinDays: 1, Instances: 4,
 			Versions: []report.VersionCount{vc("2024.06", 3), vc("19", 1)}}},
-		{"?days=1", report.Summary{Window: report.Window{From: "2026-11-22", To: "2026-11-22"}, Instances: 2,
+		{"?days=1", report.Summary{Window: days1, MinDays: 1, Instances: 2,
 			Versions: []report.VersionCount{vc("19", 1), vc("2024.06", 1)}}},
-		{"?days=90", report.Summary{Window: report.Window{From: "2026-08-25", To: "2026-11-22"}, Instances: 6,
+		{"?days=90", report.Summary{Window: report.Window{From: "2026-08-25", To: "2026-11-22"}, MinDays: 1, Instances: 6,
 			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
-		{"?days=3660", report.Summary{Window: report.Window{From: "2016-11-15", To: "2026-11-22"}, Instances: 6,
+		{"?days=3660", report.Summary{Window: report.Window{From: "2016-11-15", To: "2026-11-22"}, MinDays: 1, Instances: 6,
 			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
+		{"?min_days=1", report.Summary{Window: days30, MinDays: 1, Instances: 6,
+			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
+		{"?min_days=2", report.Summary{Window: days30, MinDays: 2, Instances: 4,
+			Versions: []report.VersionCount{vc("2024.06", 2), vc("19", 1), vc("master", 1)}}},
+		{"?days=7&min_days=2", report.Summary{Window: days7, MinDays: 2, Instances: 2,
+			Versions: []report.VersionCount{vc("19", 1), vc("2024.06", 1)}}},
+		// D's two days are both before the window.
+		{"?min_days=2&days=1", report.Summary{Window: days1, MinDays: 2, Instances: 1,
+			Versions: []report.VersionCount{vc("19", 1)}}},
+		{"?min_days=3", report.Summary{Window: days30, MinDays: 3, Versions: []report.VersionCount{}}},
+		{"?days=3660&min_days=3660", report.Summary{Window: report.Window{From: "2016-11-15", To: "2026-11-22"}, MinDays: 3660,
+			Versions: []report.VersionCount{}}},
 	}
 	for _, tc := range tests {
 		var got report.Summary
@@ -211,7 +227,12 @@ func TestHandlerSummary(t *testing.T) {
 func TestHandlerSummaryEmpty(t *testing.T) {
 	ts := startHandler(t, handlerStore(t, nil), handlerNow)
 	r := request(t, http.MethodGet, ts.URL+"/api/v1/summary?days=7")
-	want := `{"from":"2026-11-16","to":"2026-11-22","instances":0,"versions":[]}` + "\n"
+	want := `{"from":"2026-11-16","to":"2026-11-22","min_days":1,"instances":0,"versions":[]}` + "\n"
+	if r.status != http.StatusOK || string(r.body) != want {
+		t.Errorf("expected 200 %s, got %d %s", want, r.status, r.body)
+	}
+	r = request(t, http.MethodGet, ts.URL+"/api/v1/summary?days=7&min_days=2")
+	want = `{"from":"2026-11-16","to":"2026-11-22","min_days":2,"instances":0,"versions":[]}` + "\n"
 	if r.status != http.StatusOK || string(r.body) != want {
 		t.Errorf("expected 200 %s, got %d %s", want, r.status, r.body)
 	}
@@ -356,6 +377,37 @@ func TestHandlerBadDays(t *testing.T) {
 				t.Errorf("%s?%s: expected the error to name days, got %s", path, q, r.body)
 			}
 		}
+	}
+}
+
+func TestHandlerBadMinDays(t *testing.T) {
+	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
+	bad := []string{
+		"min_days=", "min_days=abc", "min_days=0", "min_days=-1", "min_days=-0", "min_days=+2",
+		"min_days=3661", "min_days=10000", "min_days=99999999999999999999", "min_days=2.5",
+		"min_days=1e3", "min_days=0x10", "min_days=%202", "min_days=2%20", "min_days=2&min_days=2",
+		"min_days=2&min_days=3", "min_days", "min_days=%E2%80%8B2", "days=7&min_days=0",
+	}
+	for _, q := range bad {
+		r := request(t, http.MethodGet, ts.URL+"/api/v1/summary?"+q)
+		checkError(t, "summary?"+q, r, http.StatusBadRequest)
+		if !strings.Contains(string(r.body), "min_days") {
+			t.Errorf("summary?%s: expected the error to name min_days, got %s", q, r.body)
+		}
+	}
+	r := request(t, http.MethodGet, ts.URL+"/api/v1/summary?min_days=0")
+	if want := `{"error":"min_days must be a whole number from 1 to 3660"}` + "\n"; string(r.body) != want {
+		t.Errorf("expected %s, got %s", want, r.body)
+	}
+	r = request(t, http.MethodGet, ts.URL+"/api/v1/summary?min_days=2&min_days=2")
+	if want := `{"error":"min_days must be given once"}` + "\n"; string(r.body) != want {
+		t.Errorf("expected %s, got %s", want, r.body)
+	}
+	// A good min_days does not make a bad days good.
+	r = request(t, http.MethodGet, ts.URL+"/api/v1/summary?min_days=2&days=0")
+	checkError(t, "summary?min_days=2&days=0", r, http.StatusBadRequest)
+	if !strings.Contains(string(r.body), "days must be") || strings.Contains(string(r.body), "min_days") {
+		t.Errorf("expected the error to be about days, got %s", r.body)
 	}
 }
 
@@ -518,7 +570,7 @@ func TestHandlerNoInstanceInAnyResponse(t *testing.T) {
 	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
 	var paths []string
 	for _, p := range []string{"summary", "daily", "new", "upgrades"} {
-		for _, q := range []string{"", "?days=1", "?days=7", "?days=90", "?days=3660", "?days=0", "?days=" + instA} {
+		for _, q := range []string{"", "?days=1", "?days=7", "?days=90", "?days=3660", "?days=0", "?days=" + instA, "?min_days=2", "?min_days=" + instA} {
 			paths = append(paths, "/api/v1/"+p+q)
 		}
 	}

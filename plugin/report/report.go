@@ -52,6 +52,7 @@ type VersionCount struct {
 // first, then by name.
 type Summary struct {
 	Window
+	MinDays   int            `json:"min_days"` // the fewest distinct days an instance was seen on, ever; 1 counts all
 	Instances int64          `json:"instances"`
 	Versions  []VersionCount `json:"versions"`
 }

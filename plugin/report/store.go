@@ -65,18 +65,26 @@ func (s *Store) queries(w Window) (*queries, error) {
 
 // Summary counts the distinct instances seen in w, each once under the last version it reported
 // there: that of its row with the latest last_seen, or, of rows seen last at the same second,
-// the greatest version in byte order.
-func (s *Store) Summary(ctx context.Context, w Window) (Summary, error) {
+// the greatest version in byte order. With minDays above 1 it counts only the instances seen
+// on at least minDays distinct days over their whole history, before and after w too: a
+// flood of made-up instances is seen on one day each, a real installation restarts on others.
+func (s *Store) Summary(ctx context.Context, w Window, minDays int) (Summary, error) {
 	q, err := s.queries(w)
 	if err != nil {
 		return Summary{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, q.summary, w.From, w.To)
+	minDays = max(minDays, 1)
+	var rows *sql.Rows
+	if minDays == 1 {
+		rows, err = s.db.QueryContext(ctx, q.summary, w.From, w.To)
+	} else {
+		rows, err = s.db.QueryContext(ctx, q.summaryMinDays, w.From, w.To, minDays)
+	}
 	if err != nil {
 		return Summary{}, fmt.Errorf("summary: %w", err)
 	}
 	defer rows.Close()
-	sum := Summary{Window: w, Versions: []VersionCount{}}
+	sum := Summary{Window: w, MinDays: minDays, Versions: []VersionCount{}}
 	for rows.Next() {
 		var vc VersionCount
 		if err := rows.Scan(&vc.Version, &vc.Instances); err != nil {

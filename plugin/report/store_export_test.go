@@ -4,5 +4,8 @@ package report
 // check their query plans.
 func Queries(d Dialect) map[string]string {
 	q := dialects[d]
-	return map[string]string{"summary": q.summary, "daily": q.daily, "new": q.adoption, "upgrades": q.upgrades}
+	return map[string]string{
+		"summary": q.summary, "summary_min_days": q.summaryMinDays,
+		"daily": q.daily, "new": q.adoption, "upgrades": q.upgrades,
+	}
 }

@@ -164,30 +164,46 @@ func allDays(w report.Window, given ...report.Day) []report.Day {
 }
 
 func TestStoreSummary(t *testing.T) {
+	// Over the whole history, j, k and m are seen on one day, b to g on two, a on three and
+	// l on four: f and a before the window, g after it.
 	tests := []struct {
 		window    report.Window
+		minDays   int
 		instances int64
 		versions  []report.VersionCount
 	}{
-		{winMain, 8, []report.VersionCount{count("19", 4), count("18", 2), count("master", 2)}},
-		{winPlus1, 8, []report.VersionCount{count("19", 5), count("master", 2), count("18", 1)}},
-		{window("2026-03-01", "2026-03-01"), 2, []report.VersionCount{count("17", 1), count("18", 1)}},
-		{window("2026-03-06", "2026-03-06"), 1, []report.VersionCount{count("19", 1)}},
-		{window("2026-02-20", "2026-02-20"), 1, []report.VersionCount{count("18", 1)}},
-		{window("2026-04-01", "2026-04-04"), 2, []report.VersionCount{count("19", 2)}},
-		{window("2026-04-01", "2026-04-03"), 2, []report.VersionCount{count("18", 1), count("19", 1)}},
-		{winBefore, 0, []report.VersionCount{}},
+		{winMain, 0, 8, []report.VersionCount{count("19", 4), count("18", 2), count("master", 2)}},
+		{winMain, 1, 8, []report.VersionCount{count("19", 4), count("18", 2), count("master", 2)}},
+		{winMain, -1, 8, []report.VersionCount{count("19", 4), count("18", 2), count("master", 2)}},
+		{winMain, 2, 7, []report.VersionCount{count("19", 3), count("18", 2), count("master", 2)}},
+		{winMain, 3, 1, []report.VersionCount{count("19", 1)}},
+		{winMain, 4, 0, []report.VersionCount{}},
+		{winPlus1, 0, 8, []report.VersionCount{count("19", 5), count("master", 2), count("18", 1)}},
+		{winPlus1, 2, 7, []report.VersionCount{count("19", 4), count("master", 2), count("18", 1)}},
+		{window("2026-03-01", "2026-03-01"), 0, 2, []report.VersionCount{count("17", 1), count("18", 1)}},
+		{window("2026-03-01", "2026-03-01"), 2, 1, []report.VersionCount{count("18", 1)}},
+		{window("2026-03-06", "2026-03-06"), 0, 1, []report.VersionCount{count("19", 1)}},
+		{window("2026-03-06", "2026-03-06"), 2, 1, []report.VersionCount{count("19", 1)}},
+		{window("2026-02-20", "2026-02-20"), 0, 1, []report.VersionCount{count("18", 1)}},
+		{window("2026-02-20", "2026-02-20"), 3, 1, []report.VersionCount{count("18", 1)}},
+		{window("2026-04-01", "2026-04-04"), 0, 2, []report.VersionCount{count("19", 2)}},
+		{window("2026-04-01", "2026-04-04"), 2, 1, []report.VersionCount{count("19", 1)}},
+		{window("2026-04-01", "2026-04-04"), 4, 1, []report.VersionCount{count("19", 1)}},
+		{window("2026-04-01", "2026-04-04"), 5, 0, []report.VersionCount{}},
+		{window("2026-04-01", "2026-04-03"), 0, 2, []report.VersionCount{count("18", 1), count("19", 1)}},
+		{winBefore, 0, 0, []report.VersionCount{}},
+		{winBefore, 2, 0, []report.VersionCount{}},
 	}
 	for _, b := range storeBackends {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.open(t, storeHistory)
 			for i, tc := range tests {
-				got, err := s.Summary(t.Context(), tc.window)
+				got, err := s.Summary(t.Context(), tc.window, tc.minDays)
 				if err != nil {
-					t.Errorf("test %d: %v: %v", i, tc.window, err)
+					t.Errorf("test %d: %v, min_days %d: %v", i, tc.window, tc.minDays, err)
 					continue
 				}
-				expected := report.Summary{Window: tc.window, Instances: tc.instances, Versions: tc.versions}
+				expected := report.Summary{Window: tc.window, MinDays: max(tc.minDays, 1), Instances: tc.instances, Versions: tc.versions}
 				if !reflect.DeepEqual(got, expected) {
 					t.Errorf("test %d: expected %+v, got %+v", i, expected, got)
 				}
@@ -317,13 +333,15 @@ func TestStoreEmptyDatabase(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.open(t, nil)
 			ctx := t.Context()
-			sum, err := s.Summary(ctx, winMain)
-			if err != nil {
-				t.Fatal(err)
-			}
-			expected := report.Summary{Window: winMain, Versions: []report.VersionCount{}}
-			if !reflect.DeepEqual(sum, expected) {
-				t.Errorf("summary: expected %+v, got %+v", expected, sum)
+			for _, minDays := range []int{1, 2} {
+				sum, err := s.Summary(ctx, winMain, minDays)
+				if err != nil {
+					t.Fatal(err)
+				}
+				expected := report.Summary{Window: winMain, MinDays: minDays, Versions: []report.VersionCount{}}
+				if !reflect.DeepEqual(sum, expected) {
+					t.Errorf("summary: expected %+v, got %+v", expected, sum)
+				}
 			}
 			for name, query := range map[string]func(context.Context, report.Window) ([]report.Day, error){
 				"daily": s.Daily,
@@ -351,7 +369,11 @@ func TestStoreEmptyDatabase(t *testing.T) {
 // storeQueries run each query of a window, for the cases that only look at the error.
 var storeQueries = map[string]func(context.Context, *report.Store, report.Window) error{
 	"summary": func(ctx context.Context, s *report.Store, w report.Window) error {
-		_, err := s.Summary(ctx, w)
+		_, err := s.Summary(ctx, w, 1)
+		return err
+	},
+	"summary min_days": func(ctx context.Context, s *report.Store, w report.Window) error {
+		_, err := s.Summary(ctx, w, 2)
 		return err
 	},
 	"daily": func(ctx context.Context, s *report.Store, w report.Window) error {
@@ -434,6 +456,25 @@ func TestStoreQueryPlan(t *testing.T) {
 		if reads == 0 {
 			t.Errorf("%s: expected the plan to read daily, got\n\t%s", name, strings.Join(plan, "\n\t"))
 		}
+	}
+}
+
+// TestStoreQueryPlanMinDays checks that SQLite reads the window through the primary key and
+// the days of each instance through the index on (instance, day), never the whole table.
+func TestStoreQueryPlanMinDays(t *testing.T) {
+	db := openSQLiteDB(t, storeHistory)
+	plan := explainSQLite(t, db, report.Queries(report.SQLite)["summary_min_days"], winMain.From, winMain.To, 2)
+	p := strings.Join(plan, "\n\t")
+	for _, want := range []string{
+		"SEARCH daily USING PRIMARY KEY (day>? AND day<?)",
+		"SEARCH history USING COVERING INDEX daily_instance_day (instance=?)",
+	} {
+		if !strings.Contains(p, want) {
+			t.Errorf("expected %q in the plan, got\n\t%s", want, p)
+		}
+	}
+	if strings.Contains(p, "SCAN daily") || strings.Contains(p, "SCAN history") {
+		t.Errorf("expected no scan of the table, got\n\t%s", p)
 	}
 }
 

@@ -31,6 +31,9 @@ CREATE TABLE batches (
 	id text PRIMARY KEY,
 	at timestamptz NOT NULL DEFAULT now()
 )`,
+	// An instance's rows over its whole history, for the writer's "seen before?" and the
+	// statistics' days per instance.
+	`CREATE INDEX daily_instance_day ON daily (instance, day)`,
 }
 
 // migrateLock is the key of the advisory lock that makes replicas migrating the same database

@@ -25,6 +25,7 @@ type pgSink struct {
 	opts     table.Options
 	now      func() time.Time // the clock; tests replace it
 	prepared atomic.Bool      // the schema is up to date
+	onNew    func(n int)      // told of the instances seen for the first time; may be nil
 
 	mu        sync.Mutex
 	nextPrune time.Time // when expired rows are deleted next
@@ -46,8 +47,9 @@ func (s *pgSink) Prepare(ctx context.Context) error {
 
 // Write stores batch in one statement that adds nothing if the batch's ID shows it stored
 // already, preparing the schema first if need be: also when the tables went missing, as in a
-// database recreated empty. At most once every table.PruneEvery it then deletes expired rows; if that
-// fails it returns the error, and the retry of the stored batch is a no-op.
+// database recreated empty. With OnNewInstances the same statement counts the batch's new
+// instances, reported once it is stored. At most once every table.PruneEvery it then deletes
+// expired rows; if that fails it returns the error, and the retry of the stored batch is a no-op.
 func (s *pgSink) Write(ctx context.Context, batch sink.Batch) error {
 	if !s.prepared.Load() {
 		if err := s.Prepare(ctx); err != nil {
@@ -55,11 +57,15 @@ func (s *pgSink) Write(ctx context.Context, batch sink.Batch) error {
 		}
 	}
 	now := s.now()
-	if err := s.write(ctx, batch, now); err != nil {
+	newInstances, err := s.write(ctx, batch, now)
+	if err != nil {
 		if missingTable(err) {
 			s.prepared.Store(false)
 		}
 		return err
+	}
+	if newInstances > 0 {
+		s.onNew(int(newInstances))
 	}
 	if s.pruneDue(now) {
 		if err := s.prune(ctx, now); err != nil {

@@ -2,11 +2,16 @@ package postgres
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
 const (
@@ -208,4 +213,120 @@ func overlapping(id string, n int, reverse bool) sink.Batch {
 		}
 	}
 	return sink.Batch{ID: id, Records: records}
+}
+
+// newCounts records what a sink reports through OnNewInstances; writes may report at once.
+type newCounts struct {
+	mu    sync.Mutex
+	calls []int
+}
+
+func (c *newCounts) add(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, n)
+}
+
+// check fails t unless the calls since the last check are want, and starts again.
+func (c *newCounts) check(t *testing.T, what string, want ...int) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !reflect.DeepEqual(c.calls, want) {
+		t.Errorf("%s: expected new-instance calls %v, got %v", what, want, c.calls)
+	}
+	c.calls = nil
+}
+
+func TestWriteCountsNewInstances(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"events"}} {
+		t.Run(fmt.Sprint(args), func(t *testing.T) {
+			t.Parallel()
+			s := open(t, newDatabase(t, server.Get(t)), args...)
+			var c newCounts
+			s.OnNewInstances(c.add)
+			batch := func(id string, records ...sink.Record) sink.Batch { return sink.Batch{ID: id, Records: records} }
+
+			write(t, s, batch("1", rec(t, "2024-06-30T10:00:00Z", "2024.06", instA), rec(t, "2024-06-30T11:00:00Z", "2024.06", instA)))
+			c.check(t, "a new instance", 1)
+			write(t, s, batch("2", rec(t, "2024-07-01T10:00:00Z", "2024.06", instA)))
+			c.check(t, "an instance seen on an earlier day")
+			write(t, s, batch("3", rec(t, "2024-07-01T12:00:00Z", "master", instA)))
+			c.check(t, "an instance seen with another version")
+			write(t, s, batch("4", rec(t, "2024-06-01T12:00:00Z", "2.0", instA)))
+			c.check(t, "an instance seen on a later day")
+
+			several := batch("5",
+				rec(t, "2024-07-01T10:00:00Z", "2024.06", instB),
+				rec(t, "2024-07-02T10:00:00Z", "master", instB),  // the same new instance on two rows
+				rec(t, "2024-07-01T10:00:00Z", "2024.06", instA), // known
+				rec(t, "2024-07-01T10:00:00Z", "2024.06", "c"),
+				rec(t, "2024-07-01T10:00:00Z", "2024.06", "d"),
+				rec(t, "2024-07-01T10:00:00Z", "2024.06", "c"),
+			)
+			write(t, s, several)
+			c.check(t, "several new instances in a batch", 3)
+			write(t, s, several)
+			c.check(t, "a retried batch")
+
+			// Only the skip shows here: the ID is stored, but not the rows of its batch.
+			if _, err := s.pool.Exec(testContext(t), `INSERT INTO batches (id) VALUES ('6')`); err != nil {
+				t.Fatal(err)
+			}
+			write(t, s, batch("6", rec(t, "2024-07-01T10:00:00Z", "2024.06", "e")))
+			c.check(t, "a batch already stored")
+			checkRows(t, s, `SELECT count(*) FROM daily WHERE instance = 'e'`, "0")
+
+			var many []sink.Record
+			for i := range 1000 {
+				in := fmt.Sprintf("instance-%04d", i%500)
+				many = append(many, rec(t, "2024-07-01T10:00:00Z", "2024.06", in), rec(t, "2024-07-02T10:00:00Z", "master", in))
+			}
+			many = append(many, rec(t, "2024-07-03T10:00:00Z", "2024.06", instB))
+			write(t, s, batch("7", many...))
+			c.check(t, "a large batch", 500)
+			checkRows(t, s, `SELECT count(DISTINCT instance) FROM daily`, "504")
+		})
+	}
+}
+
+func TestWriteWithoutNewInstanceCounter(t *testing.T) {
+	t.Parallel()
+	s := open(t, newDatabase(t, server.Get(t)))
+	s.OnNewInstances(nil)
+	write(t, s, sink.Batch{ID: "1", Records: []sink.Record{rec(t, "2024-06-30T10:00:00Z", "2024.06", instA)}})
+	checkRows(t, s, daily, "2024-06-30 2024.06 "+instA+" 1 2024-06-30T10:00:00Z 2024-06-30T10:00:00Z")
+}
+
+// The sink that the root package tells of new instances.
+var _ interface{ OnNewInstances(func(int)) } = (*pgSink)(nil)
+
+// TestWriteCountUsesIndex checks that the lookup of new instances probes the index on
+// (instance, day) once an instance, instead of reading the whole table.
+func TestWriteCountUsesIndex(t *testing.T) {
+	t.Parallel()
+	s := open(t, newDatabase(t, server.Get(t)))
+	day := time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)
+	records := make([]sink.Record, 10000)
+	for i := range records {
+		records[i] = sink.Record{Time: day, Version: "2024.06", Instance: fmt.Sprintf("%08d-1111-4222-8333-444455556666", i)}
+	}
+	write(t, s, sink.Batch{ID: "1", Records: records})
+	for _, size := range []int{1, 100, 1000} {
+		var agg table.Aggregator
+		args := append([]any{fmt.Sprint("plan ", size), day}, dailyColumns(agg.Aggregate(records[:size]))...)
+		r, err := s.pool.Query(testContext(t), "EXPLAIN (COSTS off) "+writeDailyCount, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(r, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(lines, "\n")
+		if !strings.Contains(plan, "Index Only Scan using daily_instance_day on daily") || strings.Contains(plan, "Seq Scan on daily") {
+			t.Errorf("%d instances: expected a lookup through daily_instance_day, got\n%s", size, plan)
+		}
+	}
 }

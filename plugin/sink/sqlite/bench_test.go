@@ -33,13 +33,15 @@ func benchRecords(n int) []sink.Record {
 	return records
 }
 
-// BenchmarkWrite writes batches of distinct instances; after the pool has gone round once,
-// they update the rows they inserted before.
+// BenchmarkWrite writes batches of distinct instances, counting the new ones as the plugin
+// does; after the pool has gone round once, they update the rows they inserted before.
 func BenchmarkWrite(b *testing.B) {
 	pool := benchRecords(benchPool)
 	for _, size := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			s := open(b, filepath.Join(b.TempDir(), "stats.db"))
+			var newInstances int
+			s.OnNewInstances(func(n int) { newInstances += n })
 			ids := make([]string, b.N)
 			for i := range ids {
 				ids[i] = strconv.Itoa(i)
@@ -53,6 +55,9 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
+			if want := min(b.N*size, benchPool); newInstances != want {
+				b.Errorf("expected %d new instances, got %d", want, newInstances)
+			}
 		})
 	}
 }

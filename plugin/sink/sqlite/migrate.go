@@ -28,6 +28,9 @@ var migrations = []string{
 		id TEXT PRIMARY KEY,
 		at INTEGER NOT NULL -- unix seconds
 	) WITHOUT ROWID;`,
+	// An instance's rows over its whole history, for the writer's "seen before?" and the
+	// statistics' days per instance.
+	`CREATE INDEX daily_instance_day ON daily (instance, day);`,
 }
 
 // migrate applies the migrations the database lacks, each in its own transaction.

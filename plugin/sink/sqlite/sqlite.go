@@ -126,11 +126,16 @@ type store struct {
 	now  func() time.Time // the clock; tests replace it
 
 	insertBatch  *sql.Stmt
-	upsertDaily  multiInsert
-	insertEvents multiInsert // only with opts.Events
+	upsertDaily  multiRow
+	insertEvents multiRow // only with opts.Events
+	countNew     multiRow // how many of some instances have no row yet
 
 	agg       table.Aggregator // merges each batch, reusing its memory
 	lastPrune time.Time        // when this sink last deleted old batches and events
+
+	onNew     func(n int)         // told of the instances seen for the first time; may be nil
+	seen      map[string]struct{} // the distinct instances of a batch, while counting the new
+	instances []string            // the same in order
 }
 
 // prepare prepares the statements every write uses.
@@ -139,21 +144,25 @@ func (s *store) prepare(ctx context.Context) error {
 	if s.insertBatch, err = s.db.PrepareContext(ctx, insertBatchSQL); err != nil {
 		return err
 	}
-	s.upsertDaily = multiInsert{head: upsertDailyHead, row: dailyRow, tail: upsertDailyTail}
+	s.upsertDaily = multiRow{head: upsertDailyHead, row: dailyRow, tail: upsertDailyTail}
 	if err = s.upsertDaily.prepare(ctx, s.db); err != nil {
+		return err
+	}
+	s.countNew = multiRow{head: countNewHead, row: instanceRow, tail: countNewTail}
+	if err = s.countNew.prepare(ctx, s.db); err != nil {
 		return err
 	}
 	if !s.opts.Events {
 		return nil
 	}
-	s.insertEvents = multiInsert{head: insertEventsHead, row: eventRow}
+	s.insertEvents = multiRow{head: insertEventsHead, row: eventRow}
 	return s.insertEvents.prepare(ctx, s.db)
 }
 
 // Close finalises the statements and closes the database.
 func (s *store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insertBatch, s.upsertDaily.full, s.insertEvents.full} {
+	for _, st := range []*sql.Stmt{s.insertBatch, s.upsertDaily.full, s.insertEvents.full, s.countNew.full} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -159,17 +159,23 @@ func TestWriteUnhurried(t *testing.T) {
 	for i := range records {
 		records[i] = rec("2025-03-01T10:00:00Z", "19", fmt.Sprintf("instance-%04d", i))
 	}
+	var counted []int
+	s.OnNewInstances(func(n int) { counted = append(counted, n) })
 	var asked int
 	spare := batch("spare", records...)
 	spare.Behind = func() bool { asked++; return false }
 	write(t, s, spare)
-	// Once after each full chunk of the daily rows and of the events, except the last.
-	if want := 2 * (n / chunkRows); asked != want {
+	// Once after each full chunk of the new instances' lookup, of the daily rows and of the
+	// events, except the last.
+	if want := 3 * (n / chunkRows); asked != want {
 		t.Errorf("expected the sink to ask %d times whether it was behind, got %d", want, asked)
 	}
 	hurried := batch("hurried", records...)
 	hurried.Behind = func() bool { return true }
 	write(t, s, hurried)
+	if want := []int{n}; !reflect.DeepEqual(counted, want) {
+		t.Errorf("expected new instances %v, got %v", want, counted)
+	}
 	checkRows(t, "daily totals", query(t, s.db, `SELECT count(*), sum(hits) FROM daily`), [][]any{{int64(n), int64(2 * n)}})
 	if got := count(t, s, "events"); got != int64(2*n) {
 		t.Errorf("expected %d events, got %d", 2*n, got)
@@ -259,3 +265,111 @@ func TestDailyQueryUsesPrimaryKey(t *testing.T) {
 		t.Errorf("expected no scan or temporary b-tree, got %q", p)
 	}
 }
+
+// newCounts records what a sink reports through OnNewInstances.
+type newCounts struct{ calls []int }
+
+func (c *newCounts) add(n int) { c.calls = append(c.calls, n) }
+
+// check fails t unless the calls since the last check are want, and starts again.
+func (c *newCounts) check(t *testing.T, what string, want ...int) {
+	t.Helper()
+	if !reflect.DeepEqual(c.calls, want) {
+		t.Errorf("%s: expected new-instance calls %v, got %v", what, want, c.calls)
+	}
+	c.calls = nil
+}
+
+func TestWriteCountsNewInstances(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
+	var c newCounts
+	s.OnNewInstances(c.add)
+
+	write(t, s, batch("1", rec("2025-03-01T10:00:00Z", "2024.06", instA), rec("2025-03-01T11:00:00Z", "2024.06", instA)))
+	c.check(t, "a new instance", 1)
+	write(t, s, batch("2", rec("2025-03-02T10:00:00Z", "2024.06", instA)))
+	c.check(t, "an instance seen on an earlier day")
+	write(t, s, batch("3", rec("2025-03-02T12:00:00Z", "master", instA)))
+	c.check(t, "an instance seen with another version")
+	write(t, s, batch("4", rec("2025-02-01T12:00:00Z", "2.0", instA)))
+	c.check(t, "an instance seen on a later day")
+
+	several := batch("5",
+		rec("2025-03-02T10:00:00Z", "2024.06", instB),
+		rec("2025-03-03T10:00:00Z", "master", instB),  // the same new instance on two rows
+		rec("2025-03-02T10:00:00Z", "2024.06", instA), // known
+		rec("2025-03-02T10:00:00Z", "2024.06", "c"),
+		rec("2025-03-02T10:00:00Z", "2024.06", "d"),
+		rec("2025-03-02T10:00:00Z", "2024.06", "c"),
+	)
+	write(t, s, several)
+	c.check(t, "several new instances in a batch", 3)
+	write(t, s, several)
+	c.check(t, "a retried batch")
+
+	// A batch whose ID is stored is skipped and counts nothing. Here its rows are not stored,
+	// so a count would show even where the instance lookup finds nothing known.
+	if _, err := s.db.Exec(`INSERT INTO batches (id, at) VALUES ('6', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, batch("6", rec("2025-03-02T10:00:00Z", "2024.06", "e")))
+	c.check(t, "a batch already stored")
+	checkRows(t, "daily rows of e", query(t, s.db, `SELECT count(*) FROM daily WHERE instance = 'e'`), [][]any{{int64(0)}})
+
+	write(t, s, batch("", rec("2025-03-02T10:00:00Z", "2024.06", "e")))
+	c.check(t, "a batch without an ID", 1)
+}
+
+// TestWriteCountsNewInstancesInChunks counts across several statements, with duplicates and
+// known instances spread over them.
+func TestWriteCountsNewInstancesInChunks(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
+	var c newCounts
+	s.OnNewInstances(c.add)
+	var known []sink.Record
+	for i := range chunkRows {
+		known = append(known, rec("2025-03-01T10:00:00Z", "2024.06", fmt.Sprintf("instance-%04d", 3*i)))
+	}
+	write(t, s, batch("known", known...))
+	c.check(t, "the first batch", chunkRows)
+
+	const n = 3*chunkRows + 5
+	var records []sink.Record
+	for i := range n { // instances 0 to n-1, each on two days and two versions
+		in := fmt.Sprintf("instance-%04d", i)
+		records = append(records,
+			rec("2025-03-02T10:00:00Z", "2024.06", in), rec("2025-03-02T10:00:00Z", "master", in),
+			rec("2025-03-03T10:00:00Z", "2024.06", in))
+	}
+	write(t, s, batch("mixed", records...))
+	c.check(t, "a batch of many statements", n-chunkRows)
+}
+
+func TestWriteWithoutNewInstanceCounter(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
+	s.OnNewInstances(nil)
+	write(t, s, first)
+	checkRows(t, "daily count", query(t, s.db, `SELECT count(*) FROM daily`), [][]any{{int64(4)}})
+}
+
+// TestCountNewUsesIndex checks that the lookup of new instances probes the index on
+// (instance, day) once an instance instead of reading its rows or the table.
+func TestCountNewUsesIndex(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
+	write(t, s, first)
+	rows := query(t, s.db, "EXPLAIN QUERY PLAN "+s.countNew.query(3), instA, instB, "c")
+	var plan []string
+	for _, r := range rows {
+		plan = append(plan, r[3].(string))
+	}
+	p := strings.Join(plan, "\n")
+	if !strings.Contains(p, "SEARCH daily USING COVERING INDEX daily_instance_day (instance=?)") {
+		t.Errorf("expected a search of daily_instance_day, got\n%s", p)
+	}
+	if strings.Contains(p, "SCAN daily") {
+		t.Errorf("expected no scan of daily, got\n%s", p)
+	}
+}
+
+// The sink that the root package tells of new instances.
+var _ interface{ OnNewInstances(func(int)) } = (*store)(nil)
