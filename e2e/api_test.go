@@ -16,7 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/miekg/dns"
+
+	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/sqlite"
 )
 
 // The statistics API, the active-instance gauges and hash_ids through the built binary, across
@@ -132,4 +136,54 @@ func get(t *testing.T, url string) (string, int) {
 		return err.Error(), 0
 	}
 	return string(b), resp.StatusCode
+}
+
+// TestSummaryMinDays serves a database with instances seen on one, two and three days: min_days
+// counts only those seen on that many days or more, over their whole history.
+func TestSummaryMinDays(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	now := time.Now().UTC()
+	var records []sink.Record
+	for i, days := range []int{1, 1, 2, 3, 3, 3} { // each instance's days, the last one today
+		id := uuid.NewString()
+		for d := range days {
+			records = append(records, sink.Record{Time: now.AddDate(0, 0, -10*d), Version: fmt.Sprint(18 + i%2), Instance: id})
+		}
+	}
+	o, err := sqlite.Parse([]string{db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := o.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(t.Context(), sink.Batch{ID: "history", Records: records}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	apiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
+    bind 127.0.0.1
+    mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
+        sink sqlite %s
+        api %s
+    }
+}
+`, db, apiAddr))
+	for _, tc := range []struct {
+		query string
+		want  int64
+	}{{"", 6}, {"&min_days=1", 6}, {"&min_days=2", 4}, {"&min_days=3", 3}, {"&min_days=4", 0}} {
+		body, status := get(t, "http://"+apiAddr+"/api/v1/summary?days=1"+tc.query)
+		var sum struct {
+			Instances int64 `json:"instances"`
+		}
+		if err := json.Unmarshal([]byte(body), &sum); status != http.StatusOK || err != nil || sum.Instances != tc.want {
+			t.Errorf("summary?days=1%s: expected %d instances, got status %d, %s", tc.query, tc.want, status, body)
+		}
+	}
+	srv.Stop(t)
 }

@@ -161,3 +161,47 @@ func TestInventedVersionsBounded(t *testing.T) {
 	})
 	srv.Stop(t)
 }
+
+// TestNewInstancesCounted floods the server with new instances: new_instances_total counts each
+// once, however often it announces itself again.
+func TestNewInstancesCounted(t *testing.T) {
+	srv := startMonitored(t, fmt.Sprintf(`stats.mailu.io:{port} {
+    bind 127.0.0.1
+    prometheus 127.0.0.1:{mport}
+    ready 127.0.0.1:{rport}
+    mailustats {
+        ns ns1.stats.mailu.io 127.0.0.1
+        sink sqlite %s
+        flush 50ms
+    }
+}
+`, filepath.Join(t.TempDir(), "s.db")))
+	var names []string
+	announce := func(qnames []string) {
+		for _, qname := range qnames {
+			if r, _, err := exchange(srv.addr, "udp", newQuery(qname, dns.TypeA, false), queryTimeout); err != nil || r.Rcode != dns.RcodeNameError {
+				t.Fatalf("%s: expected NXDOMAIN, got %v, %v", qname, r, err)
+			}
+		}
+	}
+	counted := func(want float64) {
+		t.Helper()
+		eventually(t, startTimeout, fmt.Sprintf("%v new instances counted", want), func() (bool, string) {
+			n, _ := srv.scrape(t).sum("coredns_mailustats_new_instances_total", "zone", zone)
+			return n == want, fmt.Sprint(n)
+		})
+	}
+	for range 20 {
+		qname, _ := valid("19", mixCase)()
+		names = append(names, qname)
+	}
+	announce(names)
+	counted(20)
+	for range 5 {
+		qname, _ := valid("2024-06", mixCase)()
+		names = append(names, qname)
+	}
+	announce(names) // the first 20 again, and 5 new
+	counted(25)
+	srv.Stop(t)
+}
