@@ -1,0 +1,77 @@
+package table
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Key is an instance ID as the SQL sinks store it: the 16 bytes of a UUID, or of a hash_ids
+// digest.
+type Key [16]byte
+
+// The kinds of instance IDs a database holds, as its settings name them.
+const (
+	KindUUID = "uuid" // the UUIDs Mailu instances announce
+	KindHash = "hash" // hash_ids digests of them
+)
+
+// ParseKey reads an instance ID as the recorder hands it to the sinks, a UUID in its
+// 36-character form or a digest of 32 hex digits, and says which kind it is.
+func ParseKey(instance string) (Key, string, error) {
+	var k Key
+	switch len(instance) {
+	case 36:
+		id, err := uuid.Parse(instance)
+		if err == nil {
+			return Key(id), KindUUID, nil
+		}
+	case 2 * len(k):
+		if _, err := hex.Decode(k[:], []byte(instance)); err == nil {
+			return k, KindHash, nil
+		}
+	}
+	return k, "", fmt.Errorf("instance %q is neither a UUID nor a digest of 32 hex digits", instance)
+}
+
+// Format writes k as an ID of kind: a UUID's 36-character form, or 32 lower-case hex digits.
+func (k Key) Format(kind string) string {
+	if kind == KindUUID {
+		return uuid.UUID(k).String()
+	}
+	return hex.EncodeToString(k[:])
+}
+
+// secondsPerDay is the length of a UTC day.
+const secondsPerDay = 24 * 60 * 60
+
+// DayNumber is t's UTC day as days since 1970-01-01, and the seconds of t after that day's
+// midnight.
+func DayNumber(t time.Time) (day int32, second int32) {
+	unix := t.Unix()
+	d := unix / secondsPerDay
+	if unix < 0 && unix%secondsPerDay != 0 {
+		d-- // round towards the earlier day before 1970
+	}
+	return int32(d), int32(unix - d*secondsPerDay)
+}
+
+// DayTime is the time of second on day, as DayNumber gives them.
+func DayTime(day, second int32) time.Time {
+	return time.Unix(int64(day)*secondsPerDay+int64(second), 0).UTC()
+}
+
+// DayString writes day as YYYY-MM-DD.
+func DayString(day int32) string { return DayTime(day, 0).Format(DayLayout) }
+
+// ParseDay reads a day written YYYY-MM-DD as days since 1970-01-01.
+func ParseDay(s string) (int32, error) {
+	t, err := time.Parse(DayLayout, s)
+	if err != nil {
+		return 0, err
+	}
+	day, _ := DayNumber(t)
+	return day, nil
+}
