@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math/bits"
 	"runtime"
 	"strings"
 	"time"
@@ -12,7 +13,13 @@ import (
 // variables, long enough to save most of the cost of a statement, and short enough that the
 // writer can let the DNS path run between statements (under dnsperf load, 128 answered more
 // queries per second than 512).
-const chunkRows = 128
+const (
+	chunkShift = 7
+	chunkRows  = 1 << chunkShift
+)
+
+// statementSizes is how many statements a multiRow prepares: for 1, 2, 4, ... chunkRows rows.
+const statementSizes = chunkShift + 1
 
 // restRatio is how much longer than a statement took the writer waits after it when not in a
 // hurry: it then takes at most a third of a processor, in slices of one statement, instead of
@@ -20,44 +27,46 @@ const chunkRows = 128
 const restRatio = 2
 
 // multiRow is a statement over many rows at once, such as an INSERT of many rows: head, row
-// repeated, then tail.
+// repeated, then tail. It runs rows in chunks of chunkRows, and what is left in chunks of
+// decreasing powers of two, so that every chunk runs a prepared statement: preparing one of
+// another size takes longer than running it.
 type multiRow struct {
 	head, row, tail string
-	full            *sql.Stmt // the statement for chunkRows rows
-	args            []any     // the variables of one statement, reused
+	stmts           [statementSizes]*sql.Stmt // by size: 1 << i rows
+	inTx            bool                      // stmts belong to one transaction
+	args            []any                     // the variables of one statement, reused
 }
 
 // rowVars appends the variables of row i to args. The statements call it for each row in order.
 type rowVars func(args []any, i int) []any
 
-// chunk is one statement of a multiRow: through stmt, for a full chunk, or else query.
-type chunk struct {
-	tx    *sql.Tx
-	stmt  *sql.Stmt
-	query string
-	args  []any
+// preparer is a *sql.DB, whose statements serve every transaction, or a *sql.Tx.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
-func (c chunk) exec(ctx context.Context) error {
+// prepare prepares the statements of every size on p.
+func (m *multiRow) prepare(ctx context.Context, p preparer) error {
+	_, m.inTx = p.(*sql.Tx)
+	for i := range m.stmts {
+		st, err := p.PrepareContext(ctx, m.query(1<<i))
+		if err != nil {
+			return err
+		}
+		m.stmts[i] = st
+	}
+	return nil
+}
+
+// close finalises the statements prepared.
+func (m *multiRow) close() error {
 	var err error
-	if c.stmt != nil {
-		_, err = c.stmt.ExecContext(ctx, c.args...)
-	} else {
-		_, err = c.tx.ExecContext(ctx, c.query, c.args...)
+	for i, st := range m.stmts {
+		if st != nil {
+			err = st.Close()
+			m.stmts[i] = nil
+		}
 	}
-	return err
-}
-
-func (c chunk) queryRow(ctx context.Context) *sql.Row {
-	if c.stmt != nil {
-		return c.stmt.QueryRowContext(ctx, c.args...)
-	}
-	return c.tx.QueryRowContext(ctx, c.query, c.args...)
-}
-
-// prepare prepares the statement for chunkRows rows.
-func (m *multiRow) prepare(ctx context.Context, db *sql.DB) (err error) {
-	m.full, err = db.PrepareContext(ctx, m.query(chunkRows))
 	return err
 }
 
@@ -75,51 +84,58 @@ func (m *multiRow) query(rows int) string {
 	return b.String()
 }
 
-// exec runs the statement, an INSERT, over rows rows, whose variables vars gives.
+// exec runs the statement, an INSERT or DELETE, over rows rows, whose variables vars gives.
 func (m *multiRow) exec(ctx context.Context, tx *sql.Tx, rows int, vars rowVars, hurry func() bool) error {
-	return m.each(ctx, tx, rows, vars, hurry, func(c chunk) error { return c.exec(ctx) })
-}
-
-// sum runs the statement, a query answering one integer, over rows rows, whose variables vars
-// gives, and returns the sum of its answers.
-func (m *multiRow) sum(ctx context.Context, tx *sql.Tx, rows int, vars rowVars, hurry func() bool) (int64, error) {
-	var total int64
-	err := m.each(ctx, tx, rows, vars, hurry, func(c chunk) error {
-		var n int64
-		err := c.queryRow(ctx).Scan(&n)
-		total += n
+	return m.each(ctx, tx, rows, vars, hurry, func(st *sql.Stmt, args []any) error {
+		_, err := st.ExecContext(ctx, args...)
 		return err
 	})
-	return total, err
 }
 
-// each runs the statement over rows rows chunkRows at a time: full chunks through the prepared
-// statement, the rest through one statement of its size. Between chunks it rests, unless in a
-// hurry, or at least yields the processor.
-func (m *multiRow) each(ctx context.Context, tx *sql.Tx, rows int, vars rowVars, hurry func() bool, run func(chunk) error) error {
-	var full *sql.Stmt
-	for from := 0; from < rows; from += chunkRows {
-		to := min(from+chunkRows, rows)
+// scan runs the statement, a query, over rows rows, whose variables vars gives, and calls row
+// for each row it answers.
+func (m *multiRow) scan(ctx context.Context, tx *sql.Tx, rows int, vars rowVars, hurry func() bool, row func(*sql.Rows) error) error {
+	return m.each(ctx, tx, rows, vars, hurry, func(st *sql.Stmt, args []any) error {
+		r, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		for r.Next() {
+			if err := row(r); err != nil {
+				return err
+			}
+		}
+		return r.Err()
+	})
+}
+
+// each runs the statement over rows rows, chunkRows at a time and the rest in smaller chunks.
+// Between chunks it rests, unless in a hurry, or at least yields the processor.
+func (m *multiRow) each(ctx context.Context, tx *sql.Tx, rows int, vars rowVars, hurry func() bool, run func(*sql.Stmt, []any) error) error {
+	var inTx [statementSizes]*sql.Stmt
+	for from := 0; from < rows; {
+		size := bits.Len(uint(min(rows-from, chunkRows))) - 1 // the chunk has 1 << size rows
+		to := from + 1<<size
 		args := m.args[:0]
 		for i := from; i < to; i++ {
 			args = vars(args, i)
 		}
 		m.args = args
-		c := chunk{tx: tx, args: args}
-		if to-from < chunkRows {
-			c.query = m.query(to - from)
-		} else {
-			if full == nil {
-				full = tx.StmtContext(ctx, m.full)
+		st := m.stmts[size]
+		if !m.inTx {
+			if inTx[size] == nil {
+				inTx[size] = tx.StmtContext(ctx, st)
 			}
-			c.stmt = full
+			st = inTx[size]
 		}
 		start := time.Now()
-		err := run(c)
+		err := run(st, args)
 		clear(args) // let the strings go
 		if err != nil {
 			return err
 		}
+		from = to
 		switch {
 		case to == rows: // the last statement: nothing left to make room for
 		case hurry():

@@ -8,8 +8,8 @@ import (
 
 // migrations are the schema changes in order; migration i brings the schema from version i to
 // i+1. Append new ones, never edit a released one.
-var migrations = []string{
-	`CREATE TABLE daily (
+var migrations = []migration{
+	{sql: `CREATE TABLE daily (
 		day        TEXT    NOT NULL, -- UTC, YYYY-MM-DD
 		version    TEXT    NOT NULL,
 		instance   TEXT    NOT NULL,
@@ -27,10 +27,27 @@ var migrations = []string{
 	CREATE TABLE batches ( -- the IDs of stored batches, so a retried one is stored once
 		id TEXT PRIMARY KEY,
 		at INTEGER NOT NULL -- unix seconds
-	) WITHOUT ROWID;`,
-	// An instance's rows over its whole history, for the writer's "seen before?" and the
-	// statistics' days per instance.
-	`CREATE INDEX daily_instance_day ON daily (instance, day);`,
+	) WITHOUT ROWID;`},
+	// Store version 2: interned instances and versions, integer days, the sightings as the base
+	// rows, and the aggregates the statistics read, kept in step by the writer.
+	{sql: version2SQL, step: toVersion2},
+}
+
+// migration is one schema change: SQL, then, if the data must be converted, a Go step, in the
+// same transaction.
+type migration struct {
+	sql  string
+	step func(ctx context.Context, tx *sql.Tx) error
+}
+
+func (m migration) apply(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if m.step == nil {
+		return nil
+	}
+	return m.step(ctx, tx)
 }
 
 // migrate applies the migrations the database lacks, each in its own transaction.
@@ -45,7 +62,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // migrateOne applies the next migration, if any, and reports whether the schema is up to date.
 // The version is read inside the IMMEDIATE transaction, so of two processes starting at once
-// the second waits and then finds the migration applied.
+// the second waits and then finds the migration applied; a migration cut short, even by the
+// process being killed, leaves the version before it.
 func migrateOne(ctx context.Context, db *sql.DB) (done bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -67,7 +85,7 @@ func migrateOne(ctx context.Context, db *sql.DB) (done bool, err error) {
 	case version > len(migrations):
 		return false, fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(migrations))
 	}
-	if _, err := tx.ExecContext(ctx, migrations[version]); err != nil {
+	if err := migrations[version].apply(ctx, tx); err != nil {
 		return false, fmt.Errorf("migration %d: %w", version+1, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE mailustats_schema SET version = ?`, version+1); err != nil {

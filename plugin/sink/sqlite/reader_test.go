@@ -14,7 +14,7 @@ func TestReaderReadsButCannotWrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stats.db")
 	s := open(t, path)
 	day := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	if err := s.Write(context.Background(), sink.Batch{ID: "1", Records: []sink.Record{{Time: day, Version: "19", Instance: "a"}}}); err != nil {
+	if err := s.Write(context.Background(), sink.Batch{ID: "1", Records: []sink.Record{{Time: day, Version: "19", Instance: instA}}}); err != nil {
 		t.Fatal(err)
 	}
 	o, err := Parse([]string{path})
@@ -29,7 +29,7 @@ func TestReaderReadsButCannotWrite(t *testing.T) {
 	if got := query(t, db, `SELECT version, instance FROM daily`); len(got) != 1 || got[0][0] != "19" {
 		t.Errorf("expected the reader to see the row written, got %v", got)
 	}
-	_, err = db.Exec(`DELETE FROM daily`)
+	_, err = db.Exec(`DELETE FROM sightings`)
 	if err == nil || !strings.Contains(err.Error(), "readonly") {
 		t.Errorf("expected a delete through the reader to fail as read-only, got %v", err)
 	}

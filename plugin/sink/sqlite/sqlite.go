@@ -1,6 +1,6 @@
 // Package sqlite is the sink of a `sink sqlite PATH [events] [retention DURATION]` line: it
-// keeps one row per day, version and instance in a SQLite database file, and optionally every
-// record. Several processes, such as the old and new instance during a reload, may share a file.
+// keeps the store of the statistics (one sighting per instance, day and version, and the
+// aggregates computed from them) in a SQLite database file, and optionally every record. Several processes, such as the old and new instance during a reload, may share a file.
 package sqlite
 
 import (
@@ -125,17 +125,29 @@ type store struct {
 	opts table.Options
 	now  func() time.Time // the clock; tests replace it
 
-	insertBatch  *sql.Stmt
-	upsertDaily  multiRow
-	insertEvents multiRow // only with opts.Events
-	countNew     multiRow // how many of some instances have no row yet
+	insertBatch, lastID *sql.Stmt
+	// The statements over many rows of Write.
+	findKeys, findSightings, findVersionFirst       multiRow
+	upsertSightings, upsertInstances, deleteChanges multiRow
+	insertEvents                                    multiRow // only with opts.Events
+	plans                                           *planStatements
 
 	agg       table.Aggregator // merges each batch, reusing its memory
 	lastPrune time.Time        // when this sink last deleted old batches and events
+	versions  versionNames     // the versions met, by id and by name
+	kind      string           // the kind of instance IDs the database holds, once known
 
-	onNew     func(n int)         // told of the instances seen for the first time; may be nil
-	seen      map[string]struct{} // the distinct instances of a batch, while counting the new
-	instances []string            // the same in order
+	onNew func(n int) // told of the instances seen for the first time; may be nil
+}
+
+// statements are the statements over many rows of Write.
+func (s *store) statements() []*multiRow {
+	all := append(s.plans.all(), &s.findKeys, &s.findSightings, &s.findVersionFirst,
+		&s.upsertSightings, &s.upsertInstances, &s.deleteChanges)
+	if s.opts.Events {
+		all = append(all, &s.insertEvents)
+	}
+	return all
 }
 
 // prepare prepares the statements every write uses.
@@ -144,27 +156,36 @@ func (s *store) prepare(ctx context.Context) error {
 	if s.insertBatch, err = s.db.PrepareContext(ctx, insertBatchSQL); err != nil {
 		return err
 	}
-	s.upsertDaily = multiRow{head: upsertDailyHead, row: dailyRow, tail: upsertDailyTail}
-	if err = s.upsertDaily.prepare(ctx, s.db); err != nil {
+	if s.lastID, err = s.db.PrepareContext(ctx, lastIDSQL); err != nil {
 		return err
 	}
-	s.countNew = multiRow{head: countNewHead, row: instanceRow, tail: countNewTail}
-	if err = s.countNew.prepare(ctx, s.db); err != nil {
-		return err
+	s.findKeys = multiRow{head: findInstancesHead, row: keyRow, tail: findInstancesTail}
+	s.findSightings = multiRow{head: findSightingsHead, row: pairRow, tail: findSightingsTail}
+	s.findVersionFirst = multiRow{head: findVersionFirstHead, row: pairRow, tail: findVersionFirstTail}
+	s.upsertSightings = multiRow{head: upsertSightingsHead, row: row6, tail: upsertSightingsTail}
+	s.upsertInstances = multiRow{head: upsertInstancesHead, row: row6, tail: upsertInstancesTail}
+	s.deleteChanges = multiRow{head: deleteChangesHead, row: pairRow, tail: deleteChangesTail}
+	s.insertEvents = multiRow{head: insertEventsHead, row: row3}
+	s.plans = newPlanStatements()
+	for _, m := range s.statements() {
+		if err := m.prepare(ctx, s.db); err != nil {
+			return err
+		}
 	}
-	if !s.opts.Events {
-		return nil
-	}
-	s.insertEvents = multiRow{head: insertEventsHead, row: eventRow}
-	return s.insertEvents.prepare(ctx, s.db)
+	return nil
 }
 
 // Close finalises the statements and closes the database.
 func (s *store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insertBatch, s.upsertDaily.full, s.insertEvents.full, s.countNew.full} {
+	for _, st := range []*sql.Stmt{s.insertBatch, s.lastID} {
 		if st != nil {
 			errs = append(errs, st.Close())
+		}
+	}
+	if s.plans != nil {
+		for _, m := range s.statements() {
+			errs = append(errs, m.close())
 		}
 	}
 	return errors.Join(append(errs, s.db.Close())...)

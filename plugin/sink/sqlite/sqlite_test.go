@@ -218,49 +218,6 @@ func TestOpenTwiceMigratesOnce(t *testing.T) {
 	}
 }
 
-// TestOpenMigratesVersion1 opens a database that a build knowing only the first migration
-// wrote: Open adds the index on (instance, day) and keeps every row.
-func TestOpenMigratesVersion1(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "stats.db")
-	old, err := sql.Open("sqlite", dsn(path, dsnQuery))
-	if err != nil {
-		t.Fatal(err)
-	}
-	version1 := `CREATE TABLE mailustats_schema (version INTEGER NOT NULL);
-		INSERT INTO mailustats_schema (version) VALUES (1);` + migrations[0] + `
-		INSERT INTO daily VALUES ('2025-03-01', '2024.06', '` + instA + `', 3, 100, 200),
-			('2025-03-02', 'master', '` + instA + `', 1, 300, 300),
-			('2025-03-02', '2024.06', '` + instB + `', 2, 400, 500);
-		INSERT INTO events VALUES (100, '2024.06', '` + instA + `');
-		INSERT INTO batches VALUES ('old', 100);`
-	if _, err := old.Exec(version1); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s := open(t, path, "events")
-	checkRows(t, "schema version", schemaVersion(t, s.db), [][]any{{int64(2)}})
-	checkRows(t, "indexes of daily", query(t, s.db, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'daily' AND sql IS NOT NULL`),
-		[][]any{{"daily_instance_day"}})
-	checkRows(t, "daily rows", dailyRows(t, s), [][]any{
-		{"2025-03-01", "2024.06", instA, int64(3), int64(100), int64(200)},
-		{"2025-03-02", "2024.06", instB, int64(2), int64(400), int64(500)},
-		{"2025-03-02", "master", instA, int64(1), int64(300), int64(300)},
-	})
-	checkRows(t, "events", eventRows(t, s), [][]any{{int64(100), "2024.06", instA}})
-	checkRows(t, "batches", query(t, s.db, `SELECT id, at FROM batches`), [][]any{{"old", int64(100)}})
-
-	// The migrated database knows its instances.
-	var counts []int
-	s.OnNewInstances(func(n int) { counts = append(counts, n) })
-	write(t, s, batch("new", rec("2025-03-03T10:00:00Z", "2024.06", instA), rec("2025-03-03T10:00:00Z", "2024.06", "c")))
-	if want := []int{1}; !reflect.DeepEqual(counts, want) {
-		t.Errorf("expected new instances %v, got %v", want, counts)
-	}
-}
-
 func TestOpenNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stats.db")
 	s := open(t, path)

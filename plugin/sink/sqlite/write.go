@@ -1,50 +1,79 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/history"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
 const (
 	insertBatchSQL = `INSERT INTO batches (id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`
-
-	upsertDailyHead = `INSERT INTO daily (day, version, instance, hits, first_seen, last_seen) VALUES `
-	dailyRow        = `(?, ?, ?, ?, ?, ?)`
-	upsertDailyTail = ` ON CONFLICT (day, version, instance) DO UPDATE SET hits = hits + excluded.hits,
-		first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`
+	lastIDSQL      = `SELECT coalesce(max(id), 0) FROM instances`
 
 	insertEventsHead = `INSERT INTO events (time, version, instance) VALUES `
-	eventRow         = `(?, ?, ?)`
 
-	// countNew counts the given instances that have no row in daily, on any day and with any
-	// version: one probe of the index on (instance, day) each, however long its history. A
-	// NULL stands for no instance.
-	countNewHead = `WITH batch (instance) AS (VALUES `
-	instanceRow  = `(?)`
-	countNewTail = `) SELECT count(*) FROM batch WHERE instance IS NOT NULL
-		AND NOT EXISTS (SELECT 1 FROM daily WHERE daily.instance = batch.instance)`
+	// findInstances reads the rows of instances by key.
+	findInstancesHead = `SELECT id, key, first_day, last_day, days, last_version FROM instances WHERE key IN (`
+	keyRow            = `?`
+	findInstancesTail = `)`
+
+	// findSightings reads, for each instance and the first day of its rows in a batch, the
+	// instance's sightings from the last day before that with sightings on, or from that day if
+	// none: two searches of the key each.
+	findSightingsHead = `WITH batch (instance, first_day) AS (VALUES `
+	pairRow           = `(?, ?)`
+	findSightingsTail = `) SELECT s.instance, s.day, s.version, s.hits, s.first_seen, s.last_seen
+		FROM batch CROSS JOIN sightings AS s ON s.instance = batch.instance AND s.day >= coalesce(
+			(SELECT max(day) FROM sightings AS p WHERE p.instance = batch.instance AND p.day < batch.first_day),
+			batch.first_day)`
+
+	// findVersionFirst reads the first days of some instances' versions.
+	findVersionFirstHead = `WITH batch (instance, version) AS (VALUES `
+	findVersionFirstTail = `) SELECT iv.instance, iv.version, iv.first_day FROM batch CROSS JOIN instance_versions AS iv
+		ON iv.instance = batch.instance AND iv.version = batch.version`
+
+	upsertSightingsHead = `INSERT INTO sightings (instance, day, version, hits, first_seen, last_seen) VALUES `
+	upsertSightingsTail = ` ON CONFLICT (instance, day, version) DO UPDATE SET hits = excluded.hits,
+		first_seen = excluded.first_seen, last_seen = excluded.last_seen`
+
+	upsertInstancesHead = `INSERT INTO instances (id, key, first_day, last_day, days, last_version) VALUES `
+	upsertInstancesTail = ` ON CONFLICT (id) DO UPDATE SET first_day = excluded.first_day, last_day = excluded.last_day,
+		days = excluded.days, last_version = excluded.last_version`
+
+	// deleteChanges deletes the changes of instances dated after a day.
+	deleteChangesHead = `WITH batch (instance, after) AS (VALUES `
+	deleteChangesTail = `) DELETE FROM changes WHERE instance IN (SELECT instance FROM batch)
+		AND day > (SELECT after FROM batch WHERE batch.instance = changes.instance)`
 )
 
 // OnNewInstances makes every write that stores a batch then call f with the number of its
-// distinct instances that had no row in daily before, if there are any; a retried batch that
-// is skipped calls nothing. Call it once, after Open and before the first Write. The count is
-// exact even with several processes on one file, since their writes take turns.
+// distinct instances that the database did not know before, if there are any; a retried batch
+// that is skipped calls nothing. Call it once, after Open and before the first Write. The count
+// is exact even with several processes on one file, since their writes take turns.
 func (s *store) OnNewInstances(f func(n int)) { s.onNew = f }
 
-// Write adds the batch to the daily rows, and to the events if kept, in one transaction. A
-// batch whose ID is already stored is a retry of a write that committed, and is skipped. With
-// OnNewInstances, the same transaction first counts the batch's new instances.
-func (s *store) Write(ctx context.Context, batch sink.Batch) error {
+// Write adds the batch to the sightings and the aggregates, and to the events if kept, in one
+// transaction. A batch whose ID is already stored is a retry of a write that committed, and is
+// skipped.
+func (s *store) Write(ctx context.Context, batch sink.Batch) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	defer func() {
+		if err != nil { // what the transaction added is gone
+			s.versions, s.kind = versionNames{}, ""
+		}
+	}()
 	now := s.now()
 	fresh, err := s.claim(ctx, tx, batch.ID, now)
 	if err != nil {
@@ -55,14 +84,9 @@ func (s *store) Write(ctx context.Context, batch sink.Batch) error {
 	}
 	rows := s.agg.Aggregate(batch.Records)
 	defer clear(rows) // the rows are ours until the next batch; let their strings go before
-	var newInstances int64
-	if s.onNew != nil {
-		if newInstances, err = s.countNewInstances(ctx, tx, rows, batch.Hurry); err != nil {
-			return fmt.Errorf("new instances: %w", err)
-		}
-	}
-	if err := s.upsertDaily.exec(ctx, tx, len(rows), dailyVars(rows), batch.Hurry); err != nil {
-		return fmt.Errorf("daily: %w", err)
+	newInstances, err := s.writeSightings(ctx, tx, rows, batch.Hurry)
+	if err != nil {
+		return err
 	}
 	if s.opts.Events {
 		if err := s.insertEvents.exec(ctx, tx, len(batch.Records), eventVars(batch.Records), batch.Hurry); err != nil {
@@ -81,30 +105,256 @@ func (s *store) Write(ctx context.Context, batch sink.Batch) error {
 	if prune {
 		s.lastPrune = now
 	}
-	if newInstances > 0 {
-		s.onNew(int(newInstances))
+	if newInstances > 0 && s.onNew != nil {
+		s.onNew(newInstances)
 	}
 	return nil
 }
 
-// countNewInstances counts the distinct instances of rows that have no row in daily yet. The
-// last chunk of instances is padded with NULLs, so that every chunk runs the prepared
-// statement: preparing one of another size takes longer than the lookup.
-func (s *store) countNewInstances(ctx context.Context, tx *sql.Tx, rows []table.Daily, hurry func() bool) (int64, error) {
-	if s.seen == nil {
-		s.seen = make(map[string]struct{})
-	}
-	for _, r := range rows {
-		if _, ok := s.seen[r.Instance]; !ok {
-			s.seen[r.Instance] = struct{}{}
-			s.instances = append(s.instances, r.Instance)
+// batchInstance is an instance of a batch while the batch is planned.
+type batchInstance struct {
+	id     int64 // 0 until known or numbered
+	key    table.Key
+	rows   []history.Row // the batch's, one per day and version
+	before history.Before
+}
+
+// add adds r to the instance's rows, merging it with a row of the same day and version: two
+// texts of one key, in hex digits of different case.
+func (b *batchInstance) add(r history.Row) {
+	for i := range b.rows {
+		if o := &b.rows[i]; o.Day == r.Day && o.Version == r.Version {
+			o.Hits += r.Hits
+			o.FirstSeen, o.LastSeen = min(o.FirstSeen, r.FirstSeen), max(o.LastSeen, r.LastSeen)
+			return
 		}
 	}
-	clear(s.seen)
-	defer func() { s.instances = s.instances[:0] }()
-	defer clear(s.instances) // let the strings go
-	padded := (len(s.instances) + chunkRows - 1) / chunkRows * chunkRows
-	return s.countNew.sum(ctx, tx, padded, instanceVars(s.instances), hurry)
+	b.rows = append(b.rows, r)
+}
+
+// writeSightings stores the rows of a batch, as "Writing a batch" of the store's specification
+// says: each instance's rows planned by history from what the database holds of it, then the
+// plans and the aggregates' delta stored. It returns the number of instances not known before.
+func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Daily, hurry func() bool) (int, error) {
+	instances, byKey, kind, err := groupByInstance(rows)
+	if err != nil || len(instances) == 0 {
+		return 0, err
+	}
+	if err := s.checkKind(ctx, tx, kind); err != nil {
+		return 0, err
+	}
+	for i, r := range rows {
+		if i == 0 || r.Version != rows[i-1].Version {
+			if _, err := s.versions.id(ctx, tx, r.Version); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := s.findInstances(ctx, tx, instances, byKey, hurry); err != nil {
+		return 0, fmt.Errorf("instances: %w", err)
+	}
+	known, err := s.number(ctx, tx, instances)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.findBefore(ctx, tx, known, hurry); err != nil {
+		return 0, err
+	}
+	// Stored in the order of the keys of the tables, ids first.
+	slices.SortFunc(instances, func(a, b *batchInstance) int { return cmp.Compare(a.id, b.id) })
+
+	delta := history.NewDelta()
+	out := newPlanRows()
+	sightings := ints{width: 6}
+	var changed []int              // the instances whose state is new or changed
+	changesAfter := ints{width: 2} // the instances whose changes may be replaced: id, ChangesAfter
+	for i, inst := range instances {
+		p := delta.Plan(inst.before, inst.rows)
+		if err := out.add(inst.id, p, &s.versions); err != nil {
+			return 0, err
+		}
+		slices.SortFunc(p.Rows, func(a, b history.Row) int {
+			return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(s.versions.ids[a.Version], s.versions.ids[b.Version]))
+		})
+		for _, r := range p.Rows {
+			_, first := table.DayNumber(time.Unix(r.FirstSeen, 0))
+			_, last := table.DayNumber(time.Unix(r.LastSeen, 0))
+			sightings.add(inst.id, int64(r.Day), s.versions.ids[r.Version], r.Hits, int64(first), int64(last))
+		}
+		if !inst.before.Known || p.State != inst.before.State {
+			changed = append(changed, i)
+		}
+		// A change is dated by a sighting's day, and Before.Rows holds every sighting after
+		// ChangesAfter.
+		if slices.ContainsFunc(inst.before.Rows, func(r history.Row) bool { return r.Day > p.ChangesAfter }) {
+			changesAfter.add(inst.id, int64(p.ChangesAfter))
+		}
+	}
+
+	steps := []struct {
+		what string
+		run  func() error
+	}{
+		{"sightings", func() error { return sightings.exec(ctx, tx, &s.upsertSightings, hurry) }},
+		{"instances", func() error {
+			return s.upsertInstances.exec(ctx, tx, len(changed), func(args []any, i int) []any {
+				inst := changed[i]
+				st := out.states.v[inst*out.states.width:] // planned in the order of instances
+				return append(args, instances[inst].id, instances[inst].key[:], st[1], st[2], st[3], st[4])
+			}, hurry)
+		}},
+		{"changes", func() error { return changesAfter.exec(ctx, tx, &s.deleteChanges, hurry) }},
+		{"changes", func() error { return out.changes.exec(ctx, tx, &s.plans.changes, hurry) }},
+		{"instance_versions", func() error { return out.versionFirst.exec(ctx, tx, &s.plans.versionFirst, hurry) }},
+		{"aggregates", func() error { return s.plans.writeDelta(ctx, tx, delta, &s.versions, hurry) }},
+	}
+	for _, step := range steps {
+		if err := step.run(); err != nil {
+			return 0, fmt.Errorf("%s: %w", step.what, err)
+		}
+	}
+	return len(instances) - len(known), nil
+}
+
+// groupByInstance converts the rows of a batch and groups them by instance, in the order of
+// their keys (the order of the lookup), and returns the kind of their instance IDs.
+func groupByInstance(rows []table.Daily) ([]*batchInstance, map[table.Key]*batchInstance, string, error) {
+	byKey := map[table.Key]*batchInstance{}
+	var instances []*batchInstance
+	var kind string
+	for _, r := range rows {
+		key, k, err := table.ParseKey(r.Instance)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if kind == "" {
+			kind = k
+		} else if k != kind {
+			return nil, nil, "", errors.New("the batch holds both raw instance IDs and hash_ids digests")
+		}
+		inst := byKey[key]
+		if inst == nil {
+			inst = &batchInstance{key: key}
+			byKey[key] = inst
+			instances = append(instances, inst)
+		}
+		day, _ := table.DayNumber(r.FirstSeen)
+		inst.add(history.Row{Day: day, Version: r.Version, Hits: r.Hits, FirstSeen: r.FirstSeen.Unix(), LastSeen: r.LastSeen.Unix()})
+	}
+	slices.SortFunc(instances, func(a, b *batchInstance) int { return slices.Compare(a.key[:], b.key[:]) })
+	return instances, byKey, kind, nil
+}
+
+// kindNames name the kinds of instance IDs in errors.
+var kindNames = map[string]string{table.KindUUID: "raw instance IDs", table.KindHash: "hash_ids digests"}
+
+// checkKind refuses a batch whose instance IDs are of another kind than the database holds,
+// and records the kind with the first instances stored.
+func (s *store) checkKind(ctx context.Context, tx *sql.Tx, kind string) error {
+	if s.kind == "" {
+		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, settingIDs).Scan(&s.kind)
+		if errors.Is(err, sql.ErrNoRows) {
+			s.kind = kind
+			_, err = tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)`, settingIDs, kind)
+		}
+		if err != nil {
+			return fmt.Errorf("settings: %w", err)
+		}
+	}
+	if s.kind != kind {
+		return fmt.Errorf("the database holds %s; this server stores %s", kindNames[s.kind], kindNames[kind])
+	}
+	return nil
+}
+
+// findInstances reads what the database holds of the instances.
+func (s *store) findInstances(ctx context.Context, tx *sql.Tx, instances []*batchInstance, byKey map[table.Key]*batchInstance, hurry func() bool) error {
+	keys := func(args []any, i int) []any { return append(args, instances[i].key[:]) }
+	return s.findKeys.scan(ctx, tx, len(instances), keys, hurry, func(r *sql.Rows) error {
+		var id, lastVersion int64
+		var key []byte
+		var st history.State
+		if err := r.Scan(&id, &key, &st.FirstDay, &st.LastDay, &st.Days, &lastVersion); err != nil {
+			return err
+		}
+		inst := byKey[table.Key(key)]
+		inst.id = id
+		if st.Days == 0 {
+			return nil
+		}
+		var err error
+		st.LastVersion, err = s.versions.name(ctx, tx, lastVersion)
+		inst.before = history.Before{Known: true, State: st}
+		return err
+	})
+}
+
+// number numbers the instances the database has no row of, and returns the known ones.
+func (s *store) number(ctx context.Context, tx *sql.Tx, instances []*batchInstance) ([]*batchInstance, error) {
+	var known []*batchInstance
+	var next int64
+	for _, inst := range instances {
+		if inst.before.Known {
+			known = append(known, inst)
+		}
+		if inst.id != 0 {
+			continue
+		}
+		if next == 0 {
+			if err := tx.StmtContext(ctx, s.lastID).QueryRowContext(ctx).Scan(&next); err != nil {
+				return nil, fmt.Errorf("instances: %w", err)
+			}
+		}
+		next++
+		inst.id = next
+	}
+	return known, nil
+}
+
+// findBefore reads what history needs of the known instances: their sightings from the last
+// day before the batch's (Before.Since), and the first days of the batch's versions.
+func (s *store) findBefore(ctx context.Context, tx *sql.Tx, known []*batchInstance, hurry func() bool) error {
+	byID := make(map[int64]*batchInstance, len(known))
+	firstDays := ints{width: 2}
+	pairs := ints{width: 2} // instance, version
+	for _, inst := range known {
+		byID[inst.id] = inst
+		inst.before.Since = history.FirstDay(inst.rows)
+		inst.before.VersionFirst = map[string]int32{}
+		firstDays.add(inst.id, int64(inst.before.Since))
+		for i, r := range inst.rows {
+			if !slices.ContainsFunc(inst.rows[:i], func(o history.Row) bool { return o.Version == r.Version }) {
+				pairs.add(inst.id, s.versions.ids[r.Version])
+			}
+		}
+	}
+	err := s.findSightings.scan(ctx, tx, firstDays.len(), firstDays.vars, hurry, func(r *sql.Rows) error {
+		var sg sighting
+		if err := r.Scan(&sg.instance, &sg.day, &sg.version, &sg.hits, &sg.firstSeen, &sg.lastSeen); err != nil {
+			return err
+		}
+		row, err := sg.row(ctx, tx, &s.versions)
+		inst := byID[sg.instance]
+		inst.before.Rows = append(inst.before.Rows, row)
+		inst.before.Since = min(inst.before.Since, sg.day)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sightings: %w", err)
+	}
+	err = s.findVersionFirst.scan(ctx, tx, pairs.len(), pairs.vars, hurry, func(r *sql.Rows) error {
+		var id, version int64
+		var first int32
+		if err := r.Scan(&id, &version, &first); err != nil {
+			return err
+		}
+		byID[id].before.VersionFirst[s.versions.names[version]] = first
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("instance_versions: %w", err)
+	}
+	return nil
 }
 
 // claim stores the batch ID and reports whether it is new. A batch without an ID cannot be
@@ -119,33 +369,6 @@ func (s *store) claim(ctx context.Context, tx *sql.Tx, id string, now time.Time)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
-}
-
-// dailyVars gives the variables of upsertDaily for rows. The rows are sorted by day and
-// version, so each day and version is converted to an interface value once, not once a row:
-// every conversion of a string makes garbage.
-func dailyVars(rows []table.Daily) rowVars {
-	var day, version any
-	return func(args []any, i int) []any {
-		r := rows[i]
-		if i == 0 || r.Day != rows[i-1].Day {
-			day = r.Day
-		}
-		if i == 0 || r.Version != rows[i-1].Version {
-			version = r.Version
-		}
-		return append(args, day, version, r.Instance, r.Hits, r.FirstSeen.Unix(), r.LastSeen.Unix())
-	}
-}
-
-// instanceVars gives the variables of countNew for instances, then NULLs.
-func instanceVars(instances []string) rowVars {
-	return func(args []any, i int) []any {
-		if i >= len(instances) {
-			return append(args, nil)
-		}
-		return append(args, instances[i])
-	}
 }
 
 // eventVars gives the variables of insertEvents for records.

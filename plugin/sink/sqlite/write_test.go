@@ -15,7 +15,13 @@ import (
 const (
 	instA = "0b6f5c2e-6f0e-4d55-9a43-5d1e5a3c7a01"
 	instB = "7d3e9b84-2c1f-4a8e-b0d6-93f1c4e2a502"
+	instC = "c0000000-0000-4000-8000-00000000000c"
+	instD = "d0000000-0000-4000-8000-00000000000d"
+	instE = "e0000000-0000-4000-8000-00000000000e"
 )
+
+// numbered is the UUID of instance i of many, which sort as their numbers do.
+func numbered(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
 
 // rec is a record at an RFC 3339 time.
 func rec(at, version, instance string) sink.Record {
@@ -139,11 +145,11 @@ func TestWriteLargeBatch(t *testing.T) {
 	n := 2*chunkRows + 7
 	records := make([]sink.Record, n)
 	for i := range records {
-		records[i] = rec("2025-03-01T10:00:00Z", "2024.06", fmt.Sprintf("instance-%04d", i))
+		records[i] = rec("2025-03-01T10:00:00Z", "2024.06", numbered(i))
 	}
 	write(t, s, batch("large", records...))
 	checkRows(t, "daily totals", query(t, s.db, `SELECT count(*), sum(hits), min(instance), max(instance) FROM daily`),
-		[][]any{{int64(n), int64(n), "instance-0000", fmt.Sprintf("instance-%04d", n-1)}})
+		[][]any{{int64(n), int64(n), numbered(0), numbered(n - 1)}})
 	if got := count(t, s, "events"); got != int64(n) {
 		t.Errorf("expected %d events, got %d", n, got)
 	}
@@ -157,7 +163,7 @@ func TestWriteUnhurried(t *testing.T) {
 	n := 3*chunkRows + 1
 	records := make([]sink.Record, n)
 	for i := range records {
-		records[i] = rec("2025-03-01T10:00:00Z", "19", fmt.Sprintf("instance-%04d", i))
+		records[i] = rec("2025-03-01T10:00:00Z", "19", numbered(i))
 	}
 	var counted []int
 	s.OnNewInstances(func(n int) { counted = append(counted, n) })
@@ -165,9 +171,9 @@ func TestWriteUnhurried(t *testing.T) {
 	spare := batch("spare", records...)
 	spare.Behind = func() bool { asked++; return false }
 	write(t, s, spare)
-	// Once after each full chunk of the new instances' lookup, of the daily rows and of the
-	// events, except the last.
-	if want := 3 * (n / chunkRows); asked != want {
+	// Once after each full chunk, but the last statement, of the lookup of the instances, the
+	// sightings, the instances, the first days of their versions and the events.
+	if want := 5 * (n / chunkRows); asked != want {
 		t.Errorf("expected the sink to ask %d times whether it was behind, got %d", want, asked)
 	}
 	hurried := batch("hurried", records...)
@@ -228,7 +234,7 @@ func TestWriteConcurrently(t *testing.T) {
 			for j := range batches {
 				records := make([]sink.Record, size)
 				for k := range records {
-					records[k] = rec("2025-03-01T10:00:00Z", "2024.06", fmt.Sprintf("instance-%02d", k))
+					records[k] = rec("2025-03-01T10:00:00Z", "2024.06", numbered(k))
 				}
 				if err := s.Write(t.Context(), batch(fmt.Sprintf("%d-%d", i, j), records...)); err != nil {
 					errs[i] = err
@@ -250,20 +256,43 @@ func TestWriteConcurrently(t *testing.T) {
 	}
 }
 
-func TestDailyQueryUsesPrimaryKey(t *testing.T) {
+// TestWriteSearchesKeys checks that the writer's statements over the rows of a batch search
+// the tables' keys for each row instead of reading the tables.
+func TestWriteSearchesKeys(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
 	write(t, s, first)
-	rows := query(t, s.db, `EXPLAIN QUERY PLAN SELECT day, version, count(*) FROM daily WHERE day >= ? GROUP BY day, version`, "2025-03-01")
+	for _, tc := range []struct {
+		m    *multiRow
+		args []any
+		want []string
+	}{
+		{&s.findKeys, []any{[]byte("0123456789abcdef")}, []string{"SEARCH instances USING INDEX sqlite_autoindex_instances_1 (key=?)"}},
+		{&s.findSightings, []any{1, 20000}, []string{"SEARCH s USING PRIMARY KEY (instance=? AND day>?)",
+			"SEARCH p USING PRIMARY KEY (instance=? AND day<?)"}},
+		{&s.findVersionFirst, []any{1, 1}, []string{"SEARCH iv USING PRIMARY KEY (instance=? AND version=?)"}},
+		{&s.deleteChanges, []any{1, 20000}, []string{"SEARCH changes USING PRIMARY KEY (instance=?)"}},
+	} {
+		p := strings.Join(queryPlan(t, s, tc.m.query(1), tc.args...), "\n")
+		for _, w := range tc.want {
+			if !strings.Contains(p, w) {
+				t.Errorf("%s: expected %q in the plan, got\n%s", tc.m.head, w, p)
+			}
+		}
+		for _, table := range []string{"instances", "sightings", "instance_versions", "changes"} {
+			if strings.Contains(p, "SCAN "+table) {
+				t.Errorf("%s: expected no scan of %s, got\n%s", tc.m.head, table, p)
+			}
+		}
+	}
+}
+
+func queryPlan(t *testing.T, s *store, q string, args ...any) []string {
+	t.Helper()
 	var plan []string
-	for _, r := range rows {
+	for _, r := range query(t, s.db, "EXPLAIN QUERY PLAN "+q, args...) {
 		plan = append(plan, r[3].(string))
 	}
-	if want := []string{"SEARCH daily USING PRIMARY KEY (day>?)"}; !reflect.DeepEqual(plan, want) {
-		t.Errorf("expected plan %q, got %q", want, plan)
-	}
-	if p := strings.Join(plan, "\n"); strings.Contains(p, "TEMP B-TREE") || strings.Contains(p, "SCAN") {
-		t.Errorf("expected no scan or temporary b-tree, got %q", p)
-	}
+	return plan
 }
 
 // newCounts records what a sink reports through OnNewInstances.
@@ -298,9 +327,9 @@ func TestWriteCountsNewInstances(t *testing.T) {
 		rec("2025-03-02T10:00:00Z", "2024.06", instB),
 		rec("2025-03-03T10:00:00Z", "master", instB),  // the same new instance on two rows
 		rec("2025-03-02T10:00:00Z", "2024.06", instA), // known
-		rec("2025-03-02T10:00:00Z", "2024.06", "c"),
-		rec("2025-03-02T10:00:00Z", "2024.06", "d"),
-		rec("2025-03-02T10:00:00Z", "2024.06", "c"),
+		rec("2025-03-02T10:00:00Z", "2024.06", instC),
+		rec("2025-03-02T10:00:00Z", "2024.06", instD),
+		rec("2025-03-02T10:00:00Z", "2024.06", instC),
 	)
 	write(t, s, several)
 	c.check(t, "several new instances in a batch", 3)
@@ -312,11 +341,11 @@ func TestWriteCountsNewInstances(t *testing.T) {
 	if _, err := s.db.Exec(`INSERT INTO batches (id, at) VALUES ('6', 0)`); err != nil {
 		t.Fatal(err)
 	}
-	write(t, s, batch("6", rec("2025-03-02T10:00:00Z", "2024.06", "e")))
+	write(t, s, batch("6", rec("2025-03-02T10:00:00Z", "2024.06", instE)))
 	c.check(t, "a batch already stored")
-	checkRows(t, "daily rows of e", query(t, s.db, `SELECT count(*) FROM daily WHERE instance = 'e'`), [][]any{{int64(0)}})
+	checkRows(t, "daily rows of e", query(t, s.db, `SELECT count(*) FROM daily WHERE instance = ?`, instE), [][]any{{int64(0)}})
 
-	write(t, s, batch("", rec("2025-03-02T10:00:00Z", "2024.06", "e")))
+	write(t, s, batch("", rec("2025-03-02T10:00:00Z", "2024.06", instE)))
 	c.check(t, "a batch without an ID", 1)
 }
 
@@ -328,7 +357,7 @@ func TestWriteCountsNewInstancesInChunks(t *testing.T) {
 	s.OnNewInstances(c.add)
 	var known []sink.Record
 	for i := range chunkRows {
-		known = append(known, rec("2025-03-01T10:00:00Z", "2024.06", fmt.Sprintf("instance-%04d", 3*i)))
+		known = append(known, rec("2025-03-01T10:00:00Z", "2024.06", numbered(3*i)))
 	}
 	write(t, s, batch("known", known...))
 	c.check(t, "the first batch", chunkRows)
@@ -336,7 +365,7 @@ func TestWriteCountsNewInstancesInChunks(t *testing.T) {
 	const n = 3*chunkRows + 5
 	var records []sink.Record
 	for i := range n { // instances 0 to n-1, each on two days and two versions
-		in := fmt.Sprintf("instance-%04d", i)
+		in := numbered(i)
 		records = append(records,
 			rec("2025-03-02T10:00:00Z", "2024.06", in), rec("2025-03-02T10:00:00Z", "master", in),
 			rec("2025-03-03T10:00:00Z", "2024.06", in))
@@ -350,25 +379,6 @@ func TestWriteWithoutNewInstanceCounter(t *testing.T) {
 	s.OnNewInstances(nil)
 	write(t, s, first)
 	checkRows(t, "daily count", query(t, s.db, `SELECT count(*) FROM daily`), [][]any{{int64(4)}})
-}
-
-// TestCountNewUsesIndex checks that the lookup of new instances probes the index on
-// (instance, day) once an instance instead of reading its rows or the table.
-func TestCountNewUsesIndex(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
-	write(t, s, first)
-	rows := query(t, s.db, "EXPLAIN QUERY PLAN "+s.countNew.query(3), instA, instB, "c")
-	var plan []string
-	for _, r := range rows {
-		plan = append(plan, r[3].(string))
-	}
-	p := strings.Join(plan, "\n")
-	if !strings.Contains(p, "SEARCH daily USING COVERING INDEX daily_instance_day (instance=?)") {
-		t.Errorf("expected a search of daily_instance_day, got\n%s", p)
-	}
-	if strings.Contains(p, "SCAN daily") {
-		t.Errorf("expected no scan of daily, got\n%s", p)
-	}
 }
 
 // The sink that the root package tells of new instances.
