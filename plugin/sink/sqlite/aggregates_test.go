@@ -90,36 +90,63 @@ func rowsOf(records []sink.Record) map[string][]viewRow {
 	return out
 }
 
-// TestWriteMatchesDefinitions writes random batches, some retried, in time order or in any
-// order, and checks the rows against the records, the aggregates against their definitions,
-// and that Rebuild finds them as they are.
+// TestWriteMatchesDefinitions checks the writes of random histories (checkWrites).
 func TestWriteMatchesDefinitions(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 2))
-			records := generate(rng, 20, 700)
-			if seed%2 == 0 {
-				slices.SortFunc(records, func(a, b sink.Record) int { return a.Time.Compare(b.Time) })
-			} else {
-				rng.Shuffle(len(records), func(i, j int) { records[i], records[j] = records[j], records[i] })
-			}
-			s := open(t, filepath.Join(t.TempDir(), "stats.db"))
-			for i, rest := 0, records; len(rest) > 0; i++ {
-				n := min(len(rest), 1+rng.IntN(40))
-				b := batch(fmt.Sprint(i), rest[:n]...)
-				write(t, s, b)
-				if rng.IntN(5) == 0 {
-					write(t, s, b) // a retry
-				}
-				rest = rest[n:]
-			}
-			if got, want := viewRows(t, s.db), rowsOf(records); !reflect.DeepEqual(got, want) {
-				t.Errorf("daily rows: expected\n%v\ngot\n%v", want, got)
-			}
-			checkAggregates(t, s.db)
-			checkRebuild(t, s.db)
+			checkWrites(t, rng, generate(rng, 20, 700), seed%2 == 0)
 		})
 	}
+}
+
+// TestWriteRepeatsMatchDefinitions is TestWriteMatchesDefinitions with every record announced
+// again up to three times later the same day, with the same version, as most records are under
+// load: batches that only add to the one sighting of an instance's last day, and batches that
+// also bring another version or day.
+func TestWriteRepeatsMatchDefinitions(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 3))
+			var records []sink.Record
+			for _, r := range generate(rng, 20, 200) {
+				records = append(records, r)
+				midnight := r.Time.Truncate(24 * time.Hour)
+				for range rng.IntN(4) {
+					at := min(r.Time.Unix()+rng.Int64N(4*3600), midnight.Unix()+86399)
+					records = append(records, sink.Record{Time: time.Unix(at, 0), Version: r.Version, Instance: r.Instance})
+				}
+			}
+			checkWrites(t, rng, records, seed%2 == 0)
+		})
+	}
+}
+
+// checkWrites writes records in random batches, some retried, in time order or in any order,
+// and checks the rows against the records, the aggregates against their definitions, and that
+// Rebuild finds them as they are.
+func checkWrites(t *testing.T, rng *rand.Rand, records []sink.Record, inOrder bool) {
+	t.Helper()
+	if inOrder {
+		slices.SortFunc(records, func(a, b sink.Record) int { return a.Time.Compare(b.Time) })
+	} else {
+		rng.Shuffle(len(records), func(i, j int) { records[i], records[j] = records[j], records[i] })
+	}
+	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
+	for i, rest := 0, records; len(rest) > 0; i++ {
+		n := min(len(rest), 1+rng.IntN(40))
+		b := batch(fmt.Sprint(i), rest[:n]...)
+		write(t, s, b)
+		if rng.IntN(5) == 0 {
+			write(t, s, b) // a retry
+		}
+		rest = rest[n:]
+	}
+	if got, want := viewRows(t, s.db), rowsOf(records); !reflect.DeepEqual(got, want) {
+		t.Errorf("daily rows: expected\n%v\ngot\n%v", want, got)
+	}
+	checkAggregates(t, s.db)
+	checkRebuild(t, s.db)
 }
 
 // TestWriteHistory writes an instance's history out of order: several versions a day, in the

@@ -66,6 +66,41 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
+// BenchmarkWriteKnown writes the pool once, untimed, then times batches of the same records
+// again: the steady state of `make bench`, where every instance of a batch is known and
+// announces itself again on the same day with the same version.
+func BenchmarkWriteKnown(b *testing.B) {
+	pool := benchRecords(benchPool)
+	for _, size := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			s := open(b, filepath.Join(b.TempDir(), "stats.db"))
+			for at := 0; at < benchPool; at += 1000 {
+				if err := s.Write(b.Context(), sink.Batch{ID: "pool" + strconv.Itoa(at), Records: pool[at : at+1000]}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var newInstances int
+			s.OnNewInstances(func(n int) { newInstances += n })
+			ids := make([]string, b.N)
+			for i := range ids {
+				ids[i] = strconv.Itoa(i)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				at := i * size % benchPool
+				if err := s.Write(b.Context(), sink.Batch{ID: ids[i], Records: pool[at : at+size]}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
+			if newInstances != 0 {
+				b.Errorf("expected no new instances, got %d", newInstances)
+			}
+		})
+	}
+}
+
 // The population of the size and migration benchmarks: 33,334 instances announcing themselves
 // every day for 30 days, a million instance-days, over 8 versions, as in the report's
 // benchmark; an instance upgrades to the next version now and then, reporting both that day.

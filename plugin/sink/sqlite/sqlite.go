@@ -159,7 +159,7 @@ func (s *store) prepare(ctx context.Context) error {
 	if s.lastID, err = s.db.PrepareContext(ctx, lastIDSQL); err != nil {
 		return err
 	}
-	s.findKeys = multiRow{head: findInstancesHead, row: keyRow, tail: findInstancesTail}
+	s.findKeys = multiRow{head: findInstancesHead, row: pairRow, tail: findInstancesTail}
 	s.findSightings = multiRow{head: findSightingsHead, row: pairRow, tail: findSightingsTail}
 	s.findVersionFirst = multiRow{head: findVersionFirstHead, row: pairRow, tail: findVersionFirstTail}
 	s.upsertSightings = multiRow{head: upsertSightingsHead, row: row6, tail: upsertSightingsTail}

@@ -20,10 +20,14 @@ const (
 
 	insertEventsHead = `INSERT INTO events (time, version, instance) VALUES `
 
-	// findInstances reads the rows of instances by key.
-	findInstancesHead = `SELECT id, key, first_day, last_day, days, last_version FROM instances WHERE key IN (`
-	keyRow            = `?`
-	findInstancesTail = `)`
+	// findInstances reads the rows of instances by key, each with the number it was given and
+	// its sightings of its last day: a search of the key, of the id, and of the sightings' key
+	// each.
+	findInstancesHead = `WITH batch (n, key) AS (VALUES `
+	findInstancesTail = `) SELECT batch.n, i.id, i.first_day, i.last_day, i.days, i.last_version,
+		s.version, s.hits, s.first_seen, s.last_seen
+		FROM batch JOIN instances AS i ON i.key = batch.key
+		LEFT JOIN sightings AS s ON s.instance = i.id AND s.day = i.last_day`
 
 	// findSightings reads, for each instance and the first day of its rows in a batch, the
 	// instance's sightings from the last day before that with sightings on, or from that day if
@@ -116,7 +120,16 @@ type batchInstance struct {
 	id     int64 // 0 until known or numbered
 	key    table.Key
 	rows   []history.Row // the batch's, one per day and version
+	last   []history.Row // the sightings of its last day, when known
 	before history.Before
+}
+
+// repeat reports whether the batch only adds to the one sighting of the known instance's last
+// day: the batch's rows are that day's, of the version of that sighting. Then no state,
+// change or aggregate moves, and the sighting is all there is to store; history need not plan.
+func (b *batchInstance) repeat() bool {
+	return b.before.Known && len(b.rows) == 1 && len(b.last) == 1 &&
+		b.rows[0].Day == b.before.State.LastDay && b.rows[0].Version == b.last[0].Version
 }
 
 // add adds r to the instance's rows, merging it with a row of the same day and version: two
@@ -134,9 +147,11 @@ func (b *batchInstance) add(r history.Row) {
 
 // writeSightings stores the rows of a batch, as "Writing a batch" of the store's specification
 // says: each instance's rows planned by history from what the database holds of it, then the
-// plans and the aggregates' delta stored. It returns the number of instances not known before.
+// plans and the aggregates' delta stored. An instance the batch only sees again (repeat), as
+// most are under load, costs a read and a write of one sighting: it is not planned. It returns
+// the number of instances not known before.
 func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Daily, hurry func() bool) (int, error) {
-	instances, byKey, kind, err := groupByInstance(rows)
+	instances, kind, err := groupByInstance(rows)
 	if err != nil || len(instances) == 0 {
 		return 0, err
 	}
@@ -150,7 +165,7 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 			}
 		}
 	}
-	if err := s.findInstances(ctx, tx, instances, byKey, hurry); err != nil {
+	if err := s.findInstances(ctx, tx, instances, hurry); err != nil {
 		return 0, fmt.Errorf("instances: %w", err)
 	}
 	known, err := s.number(ctx, tx, instances)
@@ -166,9 +181,21 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 	delta := history.NewDelta()
 	out := newPlanRows()
 	sightings := ints{width: 6}
-	var changed []int              // the instances whose state is new or changed
+	// The instances whose state is new or changed, each with the index of its state in out.
+	type changedState struct {
+		inst  *batchInstance
+		state int
+	}
+	var changed []changedState
 	changesAfter := ints{width: 2} // the instances whose changes may be replaced: id, ChangesAfter
-	for i, inst := range instances {
+	for _, inst := range instances {
+		if inst.repeat() {
+			r, b := inst.last[0], inst.rows[0]
+			r.Hits += b.Hits
+			r.FirstSeen, r.LastSeen = min(r.FirstSeen, b.FirstSeen), max(r.LastSeen, b.LastSeen)
+			addSighting(&sightings, inst.id, r, &s.versions)
+			continue
+		}
 		p := delta.Plan(inst.before, inst.rows)
 		if err := out.add(inst.id, p, &s.versions); err != nil {
 			return 0, err
@@ -177,12 +204,10 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 			return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(s.versions.ids[a.Version], s.versions.ids[b.Version]))
 		})
 		for _, r := range p.Rows {
-			_, first := table.DayNumber(time.Unix(r.FirstSeen, 0))
-			_, last := table.DayNumber(time.Unix(r.LastSeen, 0))
-			sightings.add(inst.id, int64(r.Day), s.versions.ids[r.Version], r.Hits, int64(first), int64(last))
+			addSighting(&sightings, inst.id, r, &s.versions)
 		}
 		if !inst.before.Known || p.State != inst.before.State {
-			changed = append(changed, i)
+			changed = append(changed, changedState{inst, out.states.len() - 1})
 		}
 		// A change is dated by a sighting's day, and Before.Rows holds every sighting after
 		// ChangesAfter.
@@ -198,9 +223,9 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 		{"sightings", func() error { return sightings.exec(ctx, tx, &s.upsertSightings, hurry) }},
 		{"instances", func() error {
 			return s.upsertInstances.exec(ctx, tx, len(changed), func(args []any, i int) []any {
-				inst := changed[i]
-				st := out.states.v[inst*out.states.width:] // planned in the order of instances
-				return append(args, instances[inst].id, instances[inst].key[:], st[1], st[2], st[3], st[4])
+				c := changed[i]
+				st := out.states.v[c.state*out.states.width:]
+				return append(args, c.inst.id, c.inst.key[:], st[1], st[2], st[3], st[4])
 			}, hurry)
 		}},
 		{"changes", func() error { return changesAfter.exec(ctx, tx, &s.deleteChanges, hurry) }},
@@ -216,21 +241,29 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 	return len(instances) - len(known), nil
 }
 
+// addSighting adds to out the row of sightings that stores r of instance id, whose version
+// the transaction has met.
+func addSighting(out *ints, id int64, r history.Row, versions *versionNames) {
+	_, first := table.DayNumber(time.Unix(r.FirstSeen, 0))
+	_, last := table.DayNumber(time.Unix(r.LastSeen, 0))
+	out.add(id, int64(r.Day), versions.ids[r.Version], r.Hits, int64(first), int64(last))
+}
+
 // groupByInstance converts the rows of a batch and groups them by instance, in the order of
 // their keys (the order of the lookup), and returns the kind of their instance IDs.
-func groupByInstance(rows []table.Daily) ([]*batchInstance, map[table.Key]*batchInstance, string, error) {
+func groupByInstance(rows []table.Daily) ([]*batchInstance, string, error) {
 	byKey := map[table.Key]*batchInstance{}
 	var instances []*batchInstance
 	var kind string
 	for _, r := range rows {
 		key, k, err := table.ParseKey(r.Instance)
 		if err != nil {
-			return nil, nil, "", err
+			return nil, "", err
 		}
 		if kind == "" {
 			kind = k
 		} else if k != kind {
-			return nil, nil, "", errors.New("the batch holds both raw instance IDs and hash_ids digests")
+			return nil, "", errors.New("the batch holds both raw instance IDs and hash_ids digests")
 		}
 		inst := byKey[key]
 		if inst == nil {
@@ -242,7 +275,7 @@ func groupByInstance(rows []table.Daily) ([]*batchInstance, map[table.Key]*batch
 		inst.add(history.Row{Day: day, Version: r.Version, Hits: r.Hits, FirstSeen: r.FirstSeen.Unix(), LastSeen: r.LastSeen.Unix()})
 	}
 	slices.SortFunc(instances, func(a, b *batchInstance) int { return slices.Compare(a.key[:], b.key[:]) })
-	return instances, byKey, kind, nil
+	return instances, kind, nil
 }
 
 // kindNames name the kinds of instance IDs in errors.
@@ -267,24 +300,41 @@ func (s *store) checkKind(ctx context.Context, tx *sql.Tx, kind string) error {
 	return nil
 }
 
-// findInstances reads what the database holds of the instances.
-func (s *store) findInstances(ctx context.Context, tx *sql.Tx, instances []*batchInstance, byKey map[table.Key]*batchInstance, hurry func() bool) error {
-	keys := func(args []any, i int) []any { return append(args, instances[i].key[:]) }
+// findInstances reads what the database holds of the instances: their state, and the
+// sightings of their last day.
+func (s *store) findInstances(ctx context.Context, tx *sql.Tx, instances []*batchInstance, hurry func() bool) error {
+	keys := func(args []any, i int) []any { return append(args, i, instances[i].key[:]) }
+	// The columns of a row, declared once: Scan would move each to the heap.
+	var n int
+	var id, lastVersion int64
+	var st history.State
+	var version, hits sql.NullInt64
+	var firstSeen, lastSeen sql.NullInt32
 	return s.findKeys.scan(ctx, tx, len(instances), keys, hurry, func(r *sql.Rows) error {
-		var id, lastVersion int64
-		var key []byte
-		var st history.State
-		if err := r.Scan(&id, &key, &st.FirstDay, &st.LastDay, &st.Days, &lastVersion); err != nil {
+		if err := r.Scan(&n, &id, &st.FirstDay, &st.LastDay, &st.Days, &lastVersion,
+			&version, &hits, &firstSeen, &lastSeen); err != nil {
 			return err
 		}
-		inst := byKey[table.Key(key)]
+		inst := instances[n]
 		inst.id = id
 		if st.Days == 0 {
 			return nil
 		}
-		var err error
-		st.LastVersion, err = s.versions.name(ctx, tx, lastVersion)
-		inst.before = history.Before{Known: true, State: st}
+		if !inst.before.Known { // the first of the instance's rows
+			name, err := s.versions.name(ctx, tx, lastVersion)
+			if err != nil {
+				return err
+			}
+			st.LastVersion = name
+			inst.before = history.Before{Known: true, State: st}
+		}
+		if !version.Valid {
+			return nil
+		}
+		sg := sighting{instance: id, day: st.LastDay, version: version.Int64, hits: hits.Int64,
+			firstSeen: firstSeen.Int32, lastSeen: lastSeen.Int32}
+		row, err := sg.row(ctx, tx, &s.versions)
+		inst.last = append(inst.last, row)
 		return err
 	})
 }
@@ -311,17 +361,26 @@ func (s *store) number(ctx context.Context, tx *sql.Tx, instances []*batchInstan
 	return known, nil
 }
 
-// findBefore reads what history needs of the known instances: their sightings from the last
-// day before the batch's (Before.Since), and the first days of the batch's versions.
+// findBefore reads what history needs of the known instances it is to plan: their sightings
+// from the last day before the batch's (Before.Since), and the first days of the batch's
+// versions. The sightings of an instance whose batch rows all come after its last day are
+// those of its last day, which findInstances read.
 func (s *store) findBefore(ctx context.Context, tx *sql.Tx, known []*batchInstance, hurry func() bool) error {
 	byID := make(map[int64]*batchInstance, len(known))
 	firstDays := ints{width: 2}
 	pairs := ints{width: 2} // instance, version
 	for _, inst := range known {
+		if inst.repeat() {
+			continue
+		}
 		byID[inst.id] = inst
 		inst.before.Since = history.FirstDay(inst.rows)
 		inst.before.VersionFirst = map[string]int32{}
-		firstDays.add(inst.id, int64(inst.before.Since))
+		if inst.before.Since > inst.before.State.LastDay {
+			inst.before.Since, inst.before.Rows = inst.before.State.LastDay, inst.last
+		} else {
+			firstDays.add(inst.id, int64(inst.before.Since))
+		}
 		for i, r := range inst.rows {
 			if !slices.ContainsFunc(inst.rows[:i], func(o history.Row) bool { return o.Version == r.Version }) {
 				pairs.add(inst.id, s.versions.ids[r.Version])

@@ -266,7 +266,8 @@ func TestWriteSearchesKeys(t *testing.T) {
 		args []any
 		want []string
 	}{
-		{&s.findKeys, []any{[]byte("0123456789abcdef")}, []string{"SEARCH instances USING INDEX sqlite_autoindex_instances_1 (key=?)"}},
+		{&s.findKeys, []any{0, []byte("0123456789abcdef")}, []string{"SEARCH i USING INDEX sqlite_autoindex_instances_1 (key=?)",
+			"SEARCH s USING PRIMARY KEY (instance=? AND day=?)"}},
 		{&s.findSightings, []any{1, 20000}, []string{"SEARCH s USING PRIMARY KEY (instance=? AND day>?)",
 			"SEARCH p USING PRIMARY KEY (instance=? AND day<?)"}},
 		{&s.findVersionFirst, []any{1, 1}, []string{"SEARCH iv USING PRIMARY KEY (instance=? AND version=?)"}},
