@@ -356,8 +356,16 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*), coalesce(max(version), 0) FROM mailustats_schema").Scan(&n, &version); err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 || version != 2 { // one row per migration, each applied once
+	if n != 2 || version != 2 { // one row per migration, each applied once; 2 is the store version 2
 		t.Errorf("mailustats_schema: expected two rows, version 2, got %d rows, version %d", n, version)
+	}
+	// Each instance was new once, whichever server wrote it first.
+	var known, added int
+	if err := conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM instances WHERE days > 0), (SELECT coalesce(sum(new_instances), 0) FROM day_counts)").Scan(&known, &added); err != nil {
+		t.Fatal(err)
+	}
+	if known != len(instances) || added != len(instances) {
+		t.Errorf("expected %d instances, each counted new once, got %d instances and %d new", len(instances), known, added)
 	}
 }
 

@@ -47,3 +47,26 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 }
+
+// migrationRows is the size of the daily table that BenchmarkMigrate migrates: instances seen
+// on 20 days each, a week apart, upgrading every 5 days.
+const migrationRows = 1_000_000
+
+// BenchmarkMigrate migrates a database of version 1 holding migrationRows daily rows to
+// version 2, and reports the seconds a million rows (instance-days) take.
+func BenchmarkMigrate(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		dsn := newVersion1(b, fmt.Sprintf(`INSERT INTO daily
+SELECT date '2024-01-01' + (i %% 20) * 7 + (i / 20) %% 7, (ARRAY['2.0', '2024.06', '19', 'master'])[1 + (i %% 20) / 5],
+	lpad(to_hex(i / 20), 8, '0') || '-1111-4222-8333-444455556666', 1 + i %% 3,
+	timestamptz '2024-01-01T10:00:00Z' + ((i %% 20) * 7 + (i / 20) %% 7) * interval '1 day',
+	timestamptz '2024-01-01T11:00:00Z' + ((i %% 20) * 7 + (i / 20) %% 7) * interval '1 day'
+FROM generate_series(0, %d) AS i;
+ANALYZE daily`, migrationRows-1))
+		s := open(b, dsn)
+		b.StartTimer()
+		prepare(b, s)
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/(migrationRows/1e6), "s/M-rows")
+}

@@ -62,7 +62,7 @@ func TestWriteAfterSchemaLost(t *testing.T) {
 	t.Parallel()
 	s := open(t, newDatabase(t, server.Get(t)))
 	write(t, s, sink.Batch{ID: "1", Records: []sink.Record{rec(t, "2024-06-30T10:00:00Z", "2024.06", instA)}})
-	if _, err := s.pool.Exec(testContext(t), "DROP TABLE daily, events, batches, mailustats_schema"); err != nil {
+	if _, err := s.pool.Exec(testContext(t), "DROP SCHEMA public CASCADE; CREATE SCHEMA public"); err != nil {
 		t.Fatal(err)
 	}
 

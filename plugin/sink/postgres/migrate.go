@@ -11,8 +11,13 @@ import (
 // migrations bring the schema from version i to i+1; mailustats_schema holds a row for each
 // version applied. Append only: a released migration never changes. A database that a newer
 // mailustats migrated is left as it is.
-var migrations = []string{
-	`CREATE TABLE daily (
+var migrations = []func(ctx context.Context, tx pgx.Tx) error{
+	execMigration(version1),
+	toVersion2,
+}
+
+// version1 is the first schema: the daily rows with their text keys, events and batch IDs.
+const version1 = `CREATE TABLE daily (
 	day date NOT NULL,
 	version text NOT NULL,
 	instance text NOT NULL,
@@ -30,10 +35,14 @@ CREATE INDEX events_time ON events (time);
 CREATE TABLE batches (
 	id text PRIMARY KEY,
 	at timestamptz NOT NULL DEFAULT now()
-)`,
-	// An instance's rows over its whole history, for the writer's "seen before?" and the
-	// statistics' days per instance.
-	`CREATE INDEX daily_instance_day ON daily (instance, day)`,
+)`
+
+// execMigration is a migration that runs sql.
+func execMigration(sql string) func(context.Context, pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, sql)
+		return err
+	}
 }
 
 // migrateLock is the key of the advisory lock that makes replicas migrating the same database
@@ -54,7 +63,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		}
 		for ; version < len(migrations); version++ {
-			if _, err := tx.Exec(ctx, migrations[version]); err != nil {
+			if err := migrations[version](ctx, tx); err != nil {
 				return fmt.Errorf("migration %d: %w", version+1, err)
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO mailustats_schema (version) VALUES ($1)", version+1); err != nil {

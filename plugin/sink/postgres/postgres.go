@@ -1,7 +1,8 @@
 // Package postgres is the `sink postgres DSN [events] [retention DURATION]` of mailustats: it
-// keeps the daily table, and optionally every event, in a PostgreSQL database that many CoreDNS
-// replicas may share. The database may be down when CoreDNS starts; the sink connects and
-// migrates the schema when it first can.
+// keeps the statistics store (the sightings of instances and the aggregates kept in step with
+// them), and optionally every event, in a PostgreSQL database that many CoreDNS replicas may
+// share. The database may be down when CoreDNS starts; the sink connects and migrates the
+// schema when it first can.
 package postgres
 
 import (
@@ -71,9 +72,16 @@ func (o opener) Label() string {
 }
 
 // Open creates the connection pool without connecting, so that CoreDNS starts and answers while
-// the database is down; the sink connects in Prepare, which its writer retries.
+// the database is down; the sink connects in Prepare, which its writer retries. The server
+// plans the sink's prepared statements for their arguments every time (plan_cache_mode), as
+// the sizes of a batch's arrays decide between index lookups and whole-table scans; a cached
+// generic plan, made for arrays of any size, was seen to scan.
 func (o opener) Open() (sink.Sink, error) {
-	pool, err := pgxpool.NewWithConfig(context.Background(), o.config.Copy())
+	config := o.config.Copy()
+	if _, ok := config.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		config.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), config)
 	if err != nil {
 		return nil, err
 	}

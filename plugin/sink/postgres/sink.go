@@ -45,11 +45,11 @@ func (s *pgSink) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// Write stores batch in one statement that adds nothing if the batch's ID shows it stored
+// Write stores batch in one transaction that adds nothing if the batch's ID shows it stored
 // already, preparing the schema first if need be: also when the tables went missing, as in a
-// database recreated empty. With OnNewInstances the same statement counts the batch's new
-// instances, reported once it is stored. At most once every table.PruneEvery it then deletes
-// expired rows; if that fails it returns the error, and the retry of the stored batch is a no-op.
+// database recreated empty. With OnNewInstances it reports the batch's new instances once the
+// batch is stored. At most once every table.PruneEvery it then deletes expired rows; if that
+// fails it returns the error, and the retry of the stored batch is a no-op.
 func (s *pgSink) Write(ctx context.Context, batch sink.Batch) error {
 	if !s.prepared.Load() {
 		if err := s.Prepare(ctx); err != nil {
@@ -64,8 +64,8 @@ func (s *pgSink) Write(ctx context.Context, batch sink.Batch) error {
 		}
 		return err
 	}
-	if newInstances > 0 {
-		s.onNew(int(newInstances))
+	if newInstances > 0 && s.onNew != nil {
+		s.onNew(newInstances)
 	}
 	if s.pruneDue(now) {
 		if err := s.prune(ctx, now); err != nil {

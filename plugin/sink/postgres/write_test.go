@@ -17,6 +17,9 @@ import (
 const (
 	instA = "0b7c3d3e-1111-4222-8333-444455556666"
 	instB = "9f00aa01-2222-4333-8444-555566667777"
+	instC = "5ca1ab1e-3333-4444-8555-666677778888"
+	instD = "d0d0cafe-4444-4555-8666-777788889999"
+	instE = "e0e0beef-5555-4666-8777-88889999aaaa"
 )
 
 func TestWriteDaily(t *testing.T) {
@@ -209,7 +212,7 @@ func overlapping(id string, n int, reverse bool) sink.Batch {
 		records[i] = sink.Record{
 			Time:     day.Add(time.Duration(k/6) * time.Hour),
 			Version:  []string{"2024.06", "master"}[k/3%2],
-			Instance: []string{instA, instB, "c"}[k%3],
+			Instance: []string{instA, instB, instC}[k%3],
 		}
 	}
 	return sink.Batch{ID: id, Records: records}
@@ -225,6 +228,17 @@ func (c *newCounts) add(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls = append(c.calls, n)
+}
+
+// total is the sum of the counts reported.
+func (c *newCounts) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.calls {
+		n += k
+	}
+	return n
 }
 
 // check fails t unless the calls since the last check are want, and starts again.
@@ -261,9 +275,9 @@ func TestWriteCountsNewInstances(t *testing.T) {
 				rec(t, "2024-07-01T10:00:00Z", "2024.06", instB),
 				rec(t, "2024-07-02T10:00:00Z", "master", instB),  // the same new instance on two rows
 				rec(t, "2024-07-01T10:00:00Z", "2024.06", instA), // known
-				rec(t, "2024-07-01T10:00:00Z", "2024.06", "c"),
-				rec(t, "2024-07-01T10:00:00Z", "2024.06", "d"),
-				rec(t, "2024-07-01T10:00:00Z", "2024.06", "c"),
+				rec(t, "2024-07-01T10:00:00Z", "2024.06", instC),
+				rec(t, "2024-07-01T10:00:00Z", "2024.06", instD),
+				rec(t, "2024-07-01T10:00:00Z", "2024.06", instC),
 			)
 			write(t, s, several)
 			c.check(t, "several new instances in a batch", 3)
@@ -274,19 +288,21 @@ func TestWriteCountsNewInstances(t *testing.T) {
 			if _, err := s.pool.Exec(testContext(t), `INSERT INTO batches (id) VALUES ('6')`); err != nil {
 				t.Fatal(err)
 			}
-			write(t, s, batch("6", rec(t, "2024-07-01T10:00:00Z", "2024.06", "e")))
+			write(t, s, batch("6", rec(t, "2024-07-01T10:00:00Z", "2024.06", instE)))
 			c.check(t, "a batch already stored")
-			checkRows(t, s, `SELECT count(*) FROM daily WHERE instance = 'e'`, "0")
+			checkRows(t, s, `SELECT count(*) FROM daily WHERE instance = '`+instE+`'`, "0")
+			checkRows(t, s, `SELECT count(*) FROM instances WHERE days = 0`, "0") // rolled back
 
 			var many []sink.Record
 			for i := range 1000 {
-				in := fmt.Sprintf("instance-%04d", i%500)
+				in := fmt.Sprintf("%08d-1111-4222-8333-444455556666", i%500)
 				many = append(many, rec(t, "2024-07-01T10:00:00Z", "2024.06", in), rec(t, "2024-07-02T10:00:00Z", "master", in))
 			}
 			many = append(many, rec(t, "2024-07-03T10:00:00Z", "2024.06", instB))
 			write(t, s, batch("7", many...))
 			c.check(t, "a large batch", 500)
 			checkRows(t, s, `SELECT count(DISTINCT instance) FROM daily`, "504")
+			checkRows(t, s, `SELECT count(*) FROM instances WHERE days > 0`, "504")
 		})
 	}
 }
@@ -302,31 +318,139 @@ func TestWriteWithoutNewInstanceCounter(t *testing.T) {
 // The sink that the root package tells of new instances.
 var _ interface{ OnNewInstances(func(int)) } = (*pgSink)(nil)
 
-// TestWriteCountUsesIndex checks that the lookup of new instances probes the index on
-// (instance, day) once an instance, instead of reading the whole table.
-func TestWriteCountUsesIndex(t *testing.T) {
+// TestWriteHistory follows one instance through several versions a day, a downgrade, a batch
+// of an earlier day and records in the same second, and checks its state and changes.
+func TestWriteHistory(t *testing.T) {
+	t.Parallel()
+	s := open(t, newDatabase(t, server.Get(t)))
+	const state = `SELECT i.first_day, i.last_day, i.days, v.name FROM instances AS i JOIN versions AS v ON v.id = i.last_version WHERE key = decode($$` + "0b7c3d3e111142228333444455556666" + `$$, 'hex')`
+	const changes = `SELECT c.day, f.name, t.name FROM changes AS c JOIN versions AS f ON f.id = c.from_version JOIN versions AS t ON t.id = c.to_version ORDER BY 1, 2`
+	// 2024-06-30 is day 19904.
+	write(t, s, sink.Batch{ID: "1", Records: []sink.Record{
+		rec(t, "2024-06-30T12:00:00Z", "master", instA),
+		rec(t, "2024-06-30T10:00:00Z", "2024.06", instA),
+	}})
+	checkRows(t, s, state, "19904 19904 1 master")
+	checkRows(t, s, changes, "19904 2024.06 master")
+
+	write(t, s, sink.Batch{ID: "2", Records: []sink.Record{rec(t, "2024-07-02T09:00:00Z", "2024.06", instA)}}) // a downgrade
+	checkRows(t, s, state, "19904 19906 2 2024.06")
+	checkRows(t, s, changes, "19904 2024.06 master", "19906 master 2024.06")
+
+	write(t, s, sink.Batch{ID: "3", Records: []sink.Record{rec(t, "2024-07-01T08:00:00Z", "1.9", instA)}}) // a day in between, late
+	checkRows(t, s, state, "19904 19906 3 2024.06")
+	checkRows(t, s, changes, "19904 2024.06 master", "19905 master 1.9", "19906 1.9 2024.06")
+
+	// The same second: the greater version is the final one, and the change goes from the
+	// smaller to the greater.
+	write(t, s, sink.Batch{ID: "4", Records: []sink.Record{
+		rec(t, "2024-07-03T10:00:00Z", "19", instA),
+		rec(t, "2024-07-03T10:00:00Z", "18", instA),
+	}})
+	checkRows(t, s, state, "19904 19907 4 19")
+	checkRows(t, s, changes, "19904 2024.06 master", "19905 master 1.9", "19906 1.9 2024.06", "19907 18 19", "19907 2024.06 18")
+
+	write(t, s, sink.Batch{ID: "5", Records: []sink.Record{rec(t, "2024-06-29T23:00:00Z", "master", instA)}}) // a first day earlier
+	checkRows(t, s, state, "19903 19907 5 19")
+	checkRows(t, s, `SELECT day, instances, new_instances FROM day_counts WHERE (instances, new_instances) <> (0, 0) ORDER BY day`,
+		"19903 1 1", "19904 1 0", "19905 1 0", "19906 1 0", "19907 1 0")
+	checkRows(t, s, derivedQueries[2], // the first day of each version
+		hexOf(instA)+" 1.9 19905", hexOf(instA)+" 18 19907", hexOf(instA)+" 19 19907", hexOf(instA)+" 2024.06 19904", hexOf(instA)+" master 19903")
+	checkRebuilt(t, s)
+}
+
+// TestWriteRefusesOtherKind refuses a batch whose instance IDs are not of the kind the
+// database holds, and a batch of both kinds.
+func TestWriteRefusesOtherKind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ first, then, why string }{
+		{instA, hexOf(instB), "the database holds raw instance IDs; this server stores hash_ids digests"},
+		{hexOf(instA), instB, "the database holds hash_ids digests; this server stores raw instance IDs"},
+	} {
+		s := open(t, newDatabase(t, server.Get(t)))
+		write(t, s, sink.Batch{ID: "1", Records: []sink.Record{rec(t, "2024-06-30T10:00:00Z", "19", tc.first)}})
+		err := s.Write(testContext(t), sink.Batch{ID: "2", Records: []sink.Record{rec(t, "2024-06-30T10:00:00Z", "19", tc.then)}})
+		if err == nil || err.Error() != tc.why {
+			t.Errorf("%s after %s: expected %q, got %v", tc.then, tc.first, tc.why, err)
+		}
+		checkRows(t, s, `SELECT instance FROM daily`, tc.first)
+		checkRows(t, s, `SELECT id FROM batches`, "1")
+		checkRows(t, s, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`, "0")
+		write(t, s, sink.Batch{ID: "3", Records: []sink.Record{rec(t, "2024-06-30T11:00:00Z", "19", tc.first)}})
+	}
+	s := open(t, newDatabase(t, server.Get(t)))
+	err := s.Write(testContext(t), sink.Batch{ID: "1", Records: []sink.Record{
+		rec(t, "2024-06-30T10:00:00Z", "19", instA), rec(t, "2024-06-30T10:00:00Z", "19", hexOf(instB)),
+	}})
+	if err == nil || !strings.Contains(err.Error(), "both raw instance IDs and hash_ids digests") {
+		t.Errorf("a batch of both kinds: expected an error, got %v", err)
+	}
+}
+
+// TestWriteLoadsByIndex checks that loading what the database holds of a batch's instances
+// probes the primary keys of sightings and instance_versions once an instance, instead of
+// reading the whole tables.
+func TestWriteLoadsByIndex(t *testing.T) {
 	t.Parallel()
 	s := open(t, newDatabase(t, server.Get(t)))
 	day := time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)
 	records := make([]sink.Record, 10000)
 	for i := range records {
-		records[i] = sink.Record{Time: day, Version: "2024.06", Instance: fmt.Sprintf("%08d-1111-4222-8333-444455556666", i)}
+		records[i] = sink.Record{Time: day.AddDate(0, 0, i%3), Version: "2024.06", Instance: fmt.Sprintf("%08d-1111-4222-8333-444455556666", i/3)}
 	}
 	write(t, s, sink.Batch{ID: "1", Records: records})
+	checkRows(t, s, "SHOW plan_cache_mode", "force_custom_plan") // as the sink's statements run
+	if _, err := s.pool.Exec(testContext(t), "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
 	for _, size := range []int{1, 100, 1000} {
-		var agg table.Aggregator
-		args := append([]any{fmt.Sprint("plan ", size), day}, dailyColumns(agg.Aggregate(records[:size]))...)
-		r, err := s.pool.Query(testContext(t), "EXPLAIN (COSTS off) "+writeDailyCount, args...)
-		if err != nil {
-			t.Fatal(err)
+		keys, days, versions := make([][]byte, size), make([]int32, size), make([]string, size)
+		for i := range keys {
+			key, _, err := table.ParseKey(records[3*i].Instance)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys[i], days[i], versions[i] = key[:], 19905, "2024.06"
 		}
-		lines, err := pgx.CollectRows(r, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan := strings.Join(lines, "\n")
-		if !strings.Contains(plan, "Index Only Scan using daily_instance_day on daily") || strings.Contains(plan, "Seq Scan on daily") {
-			t.Errorf("%d instances: expected a lookup through daily_instance_day, got\n%s", size, plan)
+		for _, q := range []struct {
+			sql   string
+			args  []any
+			index string
+		}{
+			{loadSightings, []any{keys, days}, "sightings_pkey"},
+			{loadVersionFirst, []any{keys, versions}, "instance_versions_pkey"},
+		} {
+			r, err := s.pool.Query(testContext(t), "EXPLAIN (COSTS off) "+q.sql, q.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, err := pgx.CollectRows(r, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := strings.Join(lines, "\n")
+			if !strings.Contains(plan, "using "+q.index) || strings.Contains(plan, "Seq Scan on sightings") || strings.Contains(plan, "Seq Scan on instance_versions") {
+				t.Errorf("%d instances: expected lookups through %s, got\n%s", size, q.index, plan)
+			}
 		}
 	}
+}
+
+// TestWriteSameKeyWrittenOtherwise merges the rows of an instance ID written in upper and lower
+// case, which are one key.
+func TestWriteSameKeyWrittenOtherwise(t *testing.T) {
+	t.Parallel()
+	s := open(t, newDatabase(t, server.Get(t)))
+	upper := strings.ToUpper(instA)
+	write(t, s, sink.Batch{ID: "1", Records: []sink.Record{
+		rec(t, "2024-06-30T10:00:00Z", "19", instA),
+		rec(t, "2024-06-30T11:00:00Z", "19", upper),
+		rec(t, "2024-07-01T09:00:00Z", "19", upper),
+		rec(t, "2024-07-01T08:00:00Z", "19", instA),
+	}})
+	checkRows(t, s, daily,
+		"2024-06-30 19 "+instA+" 2 2024-06-30T10:00:00Z 2024-06-30T11:00:00Z",
+		"2024-07-01 19 "+instA+" 2 2024-07-01T08:00:00Z 2024-07-01T09:00:00Z",
+	)
+	checkRebuilt(t, s)
 }
