@@ -168,29 +168,10 @@ func waitReady(t *testing.T, s *monitored, want bool, within time.Duration) {
 // answered meanwhile, the sink's backlog keeps what fits and counts the rest as dropped, and
 // once the database is back each record that was kept is stored exactly once, retries
 // notwithstanding.
-func TestPostgresFault(t *testing.T) {
-	pg := pgtest.Start(t)
-	dsn := pg.CreateDatabase(t, "fault")
-	label := sinkLabel(pg, "fault")
-	t.Setenv("MAILUSTATS_DSN", dsn) // the DSN comes from the environment, as the README advises
-	srv := startMonitored(t, pgCorefile("{$MAILUSTATS_DSN}", "        buffer 2000\n"))
-	from := time.Now()
-
-	before, down, after := fresh(1500, "19"), fresh(3000, "2024-06"), fresh(500, "master")
-	waitReady(t, srv, true, sinkTimeout) // connected and migrated
-	announce(t, srv.addr, before, senders)
-
-	// Not waiting for the 1500 to be written: a write in flight may be cut off by the kill
-	// after its commit, and its retry must not count it again. They cannot be dropped: the
-	// backlog (2000) keeps the oldest records and drops what arrives when it is full.
-	pg.Kill(t)
-	announce(t, srv.addr, down, senders)
-	waitReady(t, srv, false, sinkTimeout)
-
-	pg.Restart(t)
-	waitReady(t, srv, true, sinkTimeout) // the backlog was written in one batch
-	announce(t, srv.addr, after, senders)
-
+// waitSettled waits until the server is ready, its queue empty and the count of daily rows in
+// the database at dsn unchanged for a while.
+func waitSettled(t *testing.T, srv *monitored, dsn string) {
+	t.Helper()
 	last, same := -1, 0
 	eventually(t, sinkTimeout, "the sink to settle: ready, empty queue, daily count unchanged", func() (bool, string) {
 		code := srv.readyStatus()
@@ -211,6 +192,34 @@ func TestPostgresFault(t *testing.T) {
 		state := fmt.Sprintf("ready %d, queue %v, %d rows, unchanged %d times", code, queue, n, same)
 		return code == http.StatusOK && queue == 0 && time.Duration(same)*probeEvery >= settle, state
 	})
+}
+
+func TestPostgresFault(t *testing.T) {
+	pg := pgtest.Start(t)
+	dsn := pg.CreateDatabase(t, "fault")
+	label := sinkLabel(pg, "fault")
+	t.Setenv("MAILUSTATS_DSN", dsn) // the DSN comes from the environment, as the README advises
+	srv := startMonitored(t, pgCorefile("{$MAILUSTATS_DSN}", "        buffer 2000\n"))
+	from := time.Now()
+
+	before, down, after := fresh(1500, "19"), fresh(3000, "2024-06"), fresh(500, "master")
+	waitReady(t, srv, true, sinkTimeout) // connected and migrated
+	announce(t, srv.addr, before, senders)
+
+	// Not waiting for the 1500 to be written: a write in flight may be cut off by the kill
+	// after its commit, and its retry must not count it again. They cannot be dropped: the
+	// backlog (2000) keeps the oldest records and drops what arrives when it is full.
+	pg.Kill(t)
+	announce(t, srv.addr, down, senders)
+	waitReady(t, srv, false, sinkTimeout)
+
+	pg.Restart(t)
+	waitReady(t, srv, true, sinkTimeout)
+	// The backlog is written before the rest is sent, so that none of it can be dropped for
+	// room: readiness comes with the first batch that succeeds.
+	waitSettled(t, srv, dsn)
+	announce(t, srv.addr, after, senders)
+	waitSettled(t, srv, dsn)
 
 	m := srv.scrape(t)
 	recorded := int(m.must(t, "coredns_mailustats_queries_total", "result", "recorded"))
