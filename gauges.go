@@ -11,8 +11,9 @@ import (
 // gaugeInterval is how often the active-instance gauges are read from the database.
 const gaugeInterval = time.Minute
 
-// gaugeWindows are the windows of the active-instance gauges, in days.
-var gaugeWindows = []int{1, 7, 30}
+// gaugeWindows are the windows of the active-instance gauges, in days. Each ends today, so
+// Summary reads it from the instances' state, one index range, however long the window.
+var gaugeWindows = []int{1, 7, 30, 90, 365}
 
 // gaugeVersions bounds the version series of a zone's window, whatever versions outsiders
 // announce: the largest versions keep a series each, and the rest are summed in otherVersion.

@@ -73,6 +73,9 @@ func gaugesAt(store *report.Store, zone string, now time.Time) *gauges {
 	return g
 }
 
+// gaugeID is the UUID of the gauge tests' instance n.
+func gaugeID(n int) string { return fmt.Sprintf("%08x-0000-4000-8000-000000000000", n) }
+
 func checkActive(t *testing.T, zone string, want map[string]float64) {
 	t.Helper()
 	if got := activeNow(t, zone); !reflect.DeepEqual(got, want) {
@@ -82,19 +85,20 @@ func checkActive(t *testing.T, zone string, want map[string]float64) {
 
 func TestGaugesFollowTheDatabase(t *testing.T) {
 	store := gaugeStore(t,
-		sink.Record{Time: gaugeDay, Version: "19", Instance: "a"},
-		sink.Record{Time: gaugeDay, Version: "19", Instance: "b"},
-		sink.Record{Time: gaugeDay.AddDate(0, 0, -3), Version: "18", Instance: "c"},
-		sink.Record{Time: gaugeDay.AddDate(0, 0, -3), Version: "18", Instance: "a"}, // a upgraded to 19 since
+		sink.Record{Time: gaugeDay, Version: "19", Instance: gaugeID(1)},
+		sink.Record{Time: gaugeDay, Version: "19", Instance: gaugeID(2)},
+		sink.Record{Time: gaugeDay.AddDate(0, 0, -3), Version: "18", Instance: gaugeID(3)},
+		sink.Record{Time: gaugeDay.AddDate(0, 0, -3), Version: "18", Instance: gaugeID(1)}, // a upgraded to 19 since
 	)
 	const zone = "follow.test."
 	g := gaugesAt(store, zone, gaugeDay)
 	g.refresh()
-	checkActive(t, zone, map[string]float64{"19 1d": 2, "19 7d": 2, "18 7d": 1, "19 30d": 2, "18 30d": 1})
+	checkActive(t, zone, map[string]float64{"19 1d": 2, "19 7d": 2, "18 7d": 1, "19 30d": 2, "18 30d": 1,
+		"19 90d": 2, "18 90d": 1, "19 365d": 2, "18 365d": 1})
 
 	g.now = func() time.Time { return gaugeDay.AddDate(0, 0, 5) } // 18 left the 7-day window
 	g.refresh()
-	checkActive(t, zone, map[string]float64{"19 7d": 2, "19 30d": 2, "18 30d": 1})
+	checkActive(t, zone, map[string]float64{"19 7d": 2, "19 30d": 2, "18 30d": 1, "19 90d": 2, "18 90d": 1, "19 365d": 2, "18 365d": 1})
 }
 
 // TestGaugesAcrossReload follows CoreDNS's order on reload: the new instance starts and
@@ -102,8 +106,8 @@ func TestGaugesFollowTheDatabase(t *testing.T) {
 // is gone, and the old one's stop leaves the new one's series alone.
 func TestGaugesAcrossReload(t *testing.T) {
 	const zone = "reload.test."
-	before := gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: "a"})
-	after := gaugeStore(t, sink.Record{Time: gaugeDay, Version: "19", Instance: "b"})
+	before := gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: gaugeID(1)})
+	after := gaugeStore(t, sink.Record{Time: gaugeDay, Version: "19", Instance: gaugeID(2)})
 
 	old := gaugesAt(before, zone, gaugeDay)
 	old.start()
@@ -113,7 +117,7 @@ func TestGaugesAcrossReload(t *testing.T) {
 	reloaded.start()
 	checkActiveSoon(t, zone, "19 1d")
 	old.stop()
-	checkActive(t, zone, map[string]float64{"19 1d": 1, "19 7d": 1, "19 30d": 1})
+	checkActive(t, zone, map[string]float64{"19 1d": 1, "19 7d": 1, "19 30d": 1, "19 90d": 1, "19 365d": 1})
 
 	reloaded.stop()
 	checkActive(t, zone, map[string]float64{})
@@ -133,12 +137,12 @@ func checkActiveSoon(t *testing.T, zone, series string) {
 
 // TestGaugesOfTwoZones checks that two server blocks keep series of their own.
 func TestGaugesOfTwoZones(t *testing.T) {
-	one := gaugesAt(gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: "a"}), "one.test.", gaugeDay)
-	two := gaugesAt(gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: "b"}, sink.Record{Time: gaugeDay, Version: "18", Instance: "c"}), "two.test.", gaugeDay)
+	one := gaugesAt(gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: gaugeID(1)}), "one.test.", gaugeDay)
+	two := gaugesAt(gaugeStore(t, sink.Record{Time: gaugeDay, Version: "18", Instance: gaugeID(2)}, sink.Record{Time: gaugeDay, Version: "18", Instance: gaugeID(3)}), "two.test.", gaugeDay)
 	one.refresh()
 	two.refresh()
-	checkActive(t, "one.test.", map[string]float64{"18 1d": 1, "18 7d": 1, "18 30d": 1})
-	checkActive(t, "two.test.", map[string]float64{"18 1d": 2, "18 7d": 2, "18 30d": 2})
+	checkActive(t, "one.test.", map[string]float64{"18 1d": 1, "18 7d": 1, "18 30d": 1, "18 90d": 1, "18 365d": 1})
+	checkActive(t, "two.test.", map[string]float64{"18 1d": 2, "18 7d": 2, "18 30d": 2, "18 90d": 2, "18 365d": 2})
 }
 
 // TestGaugesBoundVersions floods a zone with invented versions: each window keeps the largest
@@ -146,15 +150,15 @@ func TestGaugesOfTwoZones(t *testing.T) {
 func TestGaugesBoundVersions(t *testing.T) {
 	var records []sink.Record
 	for i := range 300 {
-		records = append(records, sink.Record{Time: gaugeDay, Version: fmt.Sprintf("invented-%03d", i), Instance: fmt.Sprintf("flood-%d", i)})
+		records = append(records, sink.Record{Time: gaugeDay, Version: fmt.Sprintf("invented-%03d", i), Instance: gaugeID(1000 + i)})
 	}
 	for i := range 5 { // the real versions are the largest
-		records = append(records, sink.Record{Time: gaugeDay, Version: "19", Instance: fmt.Sprintf("real-%d", i)})
+		records = append(records, sink.Record{Time: gaugeDay, Version: "19", Instance: gaugeID(2000 + i)})
 	}
 	const zone = "flood.test."
 	gaugesAt(gaugeStore(t, records...), zone, gaugeDay).refresh()
 	got := activeNow(t, zone)
-	for _, window := range []string{"1d", "7d", "30d"} {
+	for _, window := range []string{"1d", "7d", "30d", "90d", "365d"} {
 		series, total := 0, 0.0
 		for key, v := range got {
 			if strings.HasSuffix(key, " "+window) {

@@ -1,178 +1,146 @@
 package report_test
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/internal/testutil/population"
 	"github.com/mailustats/mailustats/plugin/report"
+	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/postgres"
 	"github.com/mailustats/mailustats/plugin/sink/sqlite"
 )
 
-// The benchmark database: benchInstances instances, each reporting on each of benchDays days,
-// about a million instance-days, over the versions of benchVersions, oldest first.
-const (
-	benchInstances = 33_334
-	benchDays      = 30
-	benchUpgrade   = 0.3 // the share of instances that upgrade once within the days
-	benchChunk     = 100 // rows an INSERT statement carries while building
-)
+// benchContent names what the cached benchmark databases hold: change it whenever the
+// population generator or the schema changes, so that they are built again.
+const benchContent = "v2.1"
 
-var (
-	benchVersions = []string{"1.9", "2.0", "2024.06", "2024.06.1", "2024.06.2", "2024.12", "2025.03", "master"}
-	benchFirstDay = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	benchWindow   = report.Window{From: "2026-01-01", To: "2026-01-30"}
-)
+// benchBatch is the records of one batch while building, the most the writer hands a sink.
+const benchBatch = 32768
 
-// benchData is the benchmark database, built on first use and removed by TestMain.
-var benchData benchDB
+// benchPopulations are the populations the issue benchmarks.
+var benchPopulations = []struct{ instances, years int }{{20_000, 3}, {100_000, 5}}
 
-type benchDB struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// get returns the path of the database, building it on first use.
-func (d *benchDB) get(b *testing.B) string {
-	b.Helper()
-	d.once.Do(func() {
-		start := time.Now()
-		if d.dir, d.err = os.MkdirTemp("", "report-bench-"); d.err != nil {
-			return
-		}
-		d.path = filepath.Join(d.dir, "stats.db")
-		var rows int
-		rows, d.err = buildBenchDB(d.path)
-		b.Logf("built %d instance-days in %v", rows, time.Since(start).Round(time.Millisecond))
-	})
-	if d.err != nil {
-		b.Fatal(d.err)
-	}
-	return d.path
-}
-
-// remove deletes the database, if it was built.
-func (d *benchDB) remove() error {
-	if d.dir == "" {
-		return nil
-	}
-	return os.RemoveAll(d.dir)
-}
-
-// benchRow is one row of the daily table, with times in Unix seconds.
-type benchRow struct {
-	version, instance string
-	first, last       int64
-}
-
-// buildBenchDB creates the schema at path through the sqlite sink, then inserts the rows in one
-// transaction, in key order, and returns how many.
-func buildBenchDB(path string) (int, error) {
-	o, err := sqlite.Parse([]string{path})
-	if err != nil {
-		return 0, err
-	}
-	sk, err := o.Open()
-	if err != nil {
-		return 0, err
-	}
-	if err := sk.Close(); err != nil {
-		return 0, err
-	}
-	// A cache that holds the index on (instance, day), which the rows, inserted in key order,
-	// update all over.
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=synchronous(OFF)&_pragma=cache_size(-262144)")
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	insert, err := tx.PrepareContext(ctx, benchInsert(benchChunk))
-	if err != nil {
-		return 0, err
-	}
-	instances, starts, upgrades := benchInstancesPlan()
-	rows := make([]benchRow, len(instances))
-	var args []any
-	for d := range benchDays {
-		date := benchFirstDay.AddDate(0, 0, d)
-		for i, instance := range instances {
-			v := starts[i]
-			if upgrades[i] >= 0 && d >= upgrades[i] {
-				v++
-			}
-			at := date.Unix() + int64(i%86_000)
-			rows[i] = benchRow{version: benchVersions[v], instance: instance, first: at, last: at + 300}
-		}
-		slices.SortFunc(rows, func(a, b benchRow) int {
-			return cmp.Or(strings.Compare(a.version, b.version), strings.Compare(a.instance, b.instance))
+// BenchmarkStore times every Store method on each benchmark population in SQLite and
+// PostgreSQL, over the windows of the last 7, 30, 90 and 365 days and the whole history, trends
+// over the whole history, windows that end 100 days before the last day (Summary from the
+// sightings), and the gauges' refresh. The databases are built through the sinks once and kept
+// in os.TempDir(), named by benchContent: the SQLite file, and a pg_dump archive restored into
+// the test server on later runs.
+func BenchmarkStore(b *testing.B) {
+	for _, p := range benchPopulations {
+		c := population.Benchmark(p.instances, p.years)
+		name := fmt.Sprintf("%dk-%dy", p.instances/1000, p.years)
+		b.Run(name+"/sqlite", func(b *testing.B) {
+			benchMethods(b, benchSQLite(b, c), c)
 		})
-		day := date.Format(time.DateOnly)
-		args = args[:0]
-		for _, r := range rows {
-			args = append(args, day, r.version, r.instance, r.first, r.last)
-		}
-		for len(args) > 0 {
-			n := min(len(args), benchChunk*5)
-			if n == benchChunk*5 {
-				_, err = insert.ExecContext(ctx, args[:n]...)
-			} else {
-				_, err = tx.ExecContext(ctx, benchInsert(n/5), args[:n]...)
-			}
-			if err != nil {
-				return 0, err
-			}
-			args = args[n:]
-		}
+		b.Run(name+"/postgres", func(b *testing.B) {
+			benchMethods(b, benchPostgres(b, c), c)
+		})
 	}
-	return benchDays * len(instances), tx.Commit()
 }
 
-// benchInsert is an INSERT of n daily rows of one hit.
-func benchInsert(n int) string {
-	return "INSERT INTO daily (day, version, instance, hits, first_seen, last_seen) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, 1, ?, ?), ", n), ", ")
-}
-
-// benchInstancesPlan returns the benchmark's instances with the index in benchVersions of each
-// one's first version, skewed towards the recent ones, and the day it upgrades to the next,
-// or -1.
-func benchInstancesPlan() (instances []string, starts, upgrades []int) {
-	rng := rand.New(rand.NewChaCha8([32]byte{1}))
-	for range benchInstances {
-		instances = append(instances, fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x",
-			rng.Uint32(), rng.IntN(1<<16), rng.IntN(1<<12), 0x8000|rng.IntN(1<<14), rng.Int64N(1<<48)))
-		start := len(benchVersions) - 2 - min(rng.IntN(len(benchVersions)), rng.IntN(len(benchVersions)))
-		start = max(start, 0)
-		upgradeDay := -1
-		if rng.Float64() < benchUpgrade {
-			upgradeDay = 1 + rng.IntN(benchDays-1)
-		}
-		starts, upgrades = append(starts, start), append(upgrades, upgradeDay)
+// benchMethods runs the benchmarks of every method on s, which holds population c.
+func benchMethods(b *testing.B, s *report.Store, c population.Config) {
+	first, ok, err := s.FirstDay(b.Context())
+	if err != nil || !ok {
+		b.Fatalf("first day: %v, %v", ok, err)
 	}
-	return instances, starts, upgrades
+	end := c.End()
+	whole := report.Window{From: first, To: end.Format(time.DateOnly)}
+	windows := []struct {
+		name string
+		w    report.Window
+	}{
+		{"7", report.LastDays(end, 7)}, {"30", report.LastDays(end, 30)}, {"90", report.LastDays(end, 90)},
+		{"365", report.LastDays(end, 365)}, {"all", whole},
+	}
+	for _, w := range windows {
+		benchOne(b, "summary/"+w.name, func(ctx context.Context) error {
+			_, err := s.Summary(ctx, w.w, 1)
+			return err
+		})
+		benchOne(b, "summary_min_days/"+w.name, func(ctx context.Context) error {
+			_, err := s.Summary(ctx, w.w, 2)
+			return err
+		})
+		benchOne(b, "daily/"+w.name, func(ctx context.Context) error {
+			_, err := s.Daily(ctx, w.w)
+			return err
+		})
+		benchOne(b, "new/"+w.name, func(ctx context.Context) error {
+			_, err := s.New(ctx, w.w)
+			return err
+		})
+		benchOne(b, "upgrades/"+w.name, func(ctx context.Context) error {
+			_, err := s.Upgrades(ctx, w.w)
+			return err
+		})
+	}
+	for _, n := range []int{1, 7, 30, 90, 365} {
+		past := report.LastDays(end.AddDate(0, 0, -100), n)
+		benchOne(b, fmt.Sprint("summary_past/", n), func(ctx context.Context) error {
+			_, err := s.Summary(ctx, past, 1)
+			return err
+		})
+	}
+	benchOne(b, "first_day", func(ctx context.Context) error {
+		_, _, err := s.FirstDay(ctx)
+		return err
+	})
+	for _, n := range []int{7, 30, 90, 365, 14} {
+		benchOne(b, fmt.Sprint("trend/", n), func(ctx context.Context) error {
+			_, err := s.Trend(ctx, whole, n, 1)
+			return err
+		})
+	}
+	// The gauges' refresh: a summary of each window ending today.
+	benchOne(b, "gauges", func(ctx context.Context) error {
+		for _, n := range []int{1, 7, 30, 90, 365} {
+			if _, err := s.Summary(ctx, report.LastDays(end, n), 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
-// benchStore opens a read-only Store on the benchmark database.
-func benchStore(b *testing.B) *report.Store {
+// benchOne runs query as the sub-benchmark name.
+func benchOne(b *testing.B, name string, query func(context.Context) error) {
+	b.Run(name, func(b *testing.B) {
+		for b.Loop() {
+			if err := query(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// benchPath is the name in os.TempDir() of a benchmark database of population c.
+func benchPath(c population.Config, ext string) string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("mailustats-report-bench-%s-%d-%dd.%s", benchContent, c.Instances, c.Days, ext))
+}
+
+// benchSQLite opens a read-only Store on population c in SQLite, building the database
+// through the sqlite sink unless a previous run left it in os.TempDir().
+func benchSQLite(b *testing.B, c population.Config) *report.Store {
 	b.Helper()
-	db, err := sql.Open("sqlite", "file:"+benchData.get(b)+"?mode=ro")
+	path := benchPath(c, "db")
+	if _, err := os.Stat(path); err != nil {
+		start := time.Now()
+		records, err := buildSQLite(b.Context(), path, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("built %s: %d records in %v", path, records, time.Since(start).Round(time.Second))
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -181,80 +149,118 @@ func benchStore(b *testing.B) *report.Store {
 	return s
 }
 
-func BenchmarkSummary(b *testing.B) {
-	s := benchStore(b)
-	for b.Loop() {
-		sum, err := s.Summary(b.Context(), benchWindow, 1)
+// buildSQLite writes population c through the sqlite sink, in batches in time order, to a new
+// file that becomes path once complete, and returns how many records it wrote.
+func buildSQLite(ctx context.Context, path string, c population.Config) (int, error) {
+	tmp := path + ".building"
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(tmp + suffix); err != nil && !os.IsNotExist(err) {
+			return 0, err
+		}
+	}
+	o, err := sqlite.Parse([]string{tmp})
+	if err != nil {
+		return 0, err
+	}
+	sk, err := o.Open()
+	if err != nil {
+		return 0, err
+	}
+	n, err := writeAll(ctx, sk, c)
+	if cerr := sk.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, err
+	}
+	if _, err := os.Stat(tmp + "-wal"); err == nil {
+		return n, fmt.Errorf("%s-wal is left after closing the sink", tmp)
+	}
+	return n, os.Rename(tmp, path)
+}
+
+// benchPostgres opens a Store on population c in a new database of the test server: restored
+// from the archive a previous run left in os.TempDir(), or else built through the postgres
+// sink and archived. Either way it is vacuumed and analyzed, as autovacuum would in time, so
+// that index-only scans need not visit the table.
+func benchPostgres(b *testing.B, c population.Config) *report.Store {
+	b.Helper()
+	dsn := pgServer.Get(b).CreateDatabase(b, fmt.Sprintf("bench_%d_%d", c.Instances, pgDatabases.Add(1)))
+	archive := benchPath(c, "pgdump")
+	start := time.Now()
+	if _, err := os.Stat(archive); err == nil {
+		if out, err := exec.CommandContext(b.Context(), "pg_restore", "--no-owner", "-d", dsn, archive).CombinedOutput(); err != nil {
+			b.Fatalf("pg_restore: %v: %s", err, out)
+		}
+		b.Logf("restored %s in %v", archive, time.Since(start).Round(time.Second))
+	} else {
+		records, err := buildPostgres(b.Context(), dsn, archive, c)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if sum.Instances != benchInstances {
-			b.Fatalf("expected %d instances, got %d", benchInstances, sum.Instances)
-		}
+		b.Logf("built %s: %d records in %v", archive, records, time.Since(start).Round(time.Second))
 	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := report.NewStore(db, report.Postgres)
+	b.Cleanup(func() { s.Close() })
+	if _, err := db.ExecContext(b.Context(), "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
-// BenchmarkSummaryMinDays counts only the instances seen on at least 2 days, which every
-// instance of the data is: the cost of looking up each one's days.
-func BenchmarkSummaryMinDays(b *testing.B) {
-	s := benchStore(b)
-	for b.Loop() {
-		sum, err := s.Summary(b.Context(), benchWindow, 2)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if sum.Instances != benchInstances {
-			b.Fatalf("expected %d instances, got %d", benchInstances, sum.Instances)
-		}
+// buildPostgres writes population c through the postgres sink to the database of dsn, then
+// archives it with pg_dump to a file that becomes archive once complete, and returns how many
+// records it wrote.
+func buildPostgres(ctx context.Context, dsn, archive string, c population.Config) (int, error) {
+	o, err := postgres.Parse([]string{dsn})
+	if err != nil {
+		return 0, err
 	}
+	sk, err := o.Open()
+	if err != nil {
+		return 0, err
+	}
+	n, err := 0, sk.(sink.Preparer).Prepare(ctx)
+	if err == nil {
+		n, err = writeAll(ctx, sk, c)
+	}
+	if cerr := sk.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, err
+	}
+	tmp := archive + ".building"
+	if out, err := exec.CommandContext(ctx, "pg_dump", "-Fc", "-f", tmp, dsn).CombinedOutput(); err != nil {
+		return n, fmt.Errorf("pg_dump: %v: %s", err, out)
+	}
+	return n, os.Rename(tmp, archive)
 }
 
-func BenchmarkDaily(b *testing.B) {
-	s := benchStore(b)
-	for b.Loop() {
-		days, err := s.Daily(b.Context(), benchWindow)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if days[0].Instances != benchInstances {
-			b.Fatalf("expected %d instances, got %d", benchInstances, days[0].Instances)
-		}
+// writeAll writes the records of c to sk in batches of benchBatch and returns how many.
+func writeAll(ctx context.Context, sk sink.Sink, c population.Config) (int, error) {
+	batch := make([]sink.Record, 0, benchBatch)
+	n, batches := 0, 0
+	flush := func() error {
+		batches++
+		err := sk.Write(ctx, sink.Batch{ID: fmt.Sprint("bench ", batches), Records: batch})
+		n += len(batch)
+		batch = batch[:0]
+		return err
 	}
-}
-
-func BenchmarkNew(b *testing.B) {
-	s := benchStore(b)
-	for b.Loop() {
-		if _, err := s.New(b.Context(), benchWindow); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkUpgrades(b *testing.B) {
-	s := benchStore(b)
-	for b.Loop() {
-		upgrades, err := s.Upgrades(b.Context(), benchWindow)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(upgrades) == 0 {
-			b.Fatal("expected upgrades")
-		}
-	}
-}
-
-// BenchmarkSummaryDays times Summary over windows of the last days of the data.
-func BenchmarkSummaryDays(b *testing.B) {
-	s := benchStore(b)
-	last := benchFirstDay.AddDate(0, 0, benchDays-1)
-	for _, n := range []int{1, 7} {
-		b.Run(fmt.Sprintf("days=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				if _, err := s.Summary(b.Context(), report.LastDays(last, n), 1); err != nil {
-					b.Fatal(err)
-				}
+	for r := range c.Records() {
+		if batch = append(batch, r); len(batch) == benchBatch {
+			if err := flush(); err != nil {
+				return n, err
 			}
-		})
+		}
 	}
+	if len(batch) > 0 {
+		return n, flush()
+	}
+	return n, nil
 }

@@ -17,6 +17,9 @@ type Logger interface {
 // defaultDays is the window of a request without ?days=N; the longest is maxWindowDays.
 const defaultDays = 30
 
+// daysAll is the value of days that asks for the whole history.
+const daysAll = "all"
+
 // defaultMinDays is the min_days of a summary without ?min_days=K: every instance counts. The
 // largest is maxWindowDays too.
 const defaultMinDays = 1
@@ -67,10 +70,11 @@ type handler struct {
 // clock that ends the windows; nil means time.Now. Failed queries are reported to log. Every
 // path answers GET and HEAD only (405 with an Allow header otherwise); an unknown path is a 404.
 //
-// The API takes days=N, the window of N UTC days that ends today, from 1 to 3660 (default 30);
-// the summary also min_days=K, from 1 to 3660 (default 1). Anything else, or a parameter given
-// twice, is a 400. Every response is a JSON object; days are YYYY-MM-DD in UTC, and no response
-// holds an instance ID:
+// The API takes days=N, the window of N UTC days that ends today, from 1 to 7320 (default 30),
+// or days=all, the window from the first day with rows to today (today alone when there are
+// none, at most 7320 days); the summary also min_days=K, from 1 to 7320 (default 1). Anything
+// else, or a parameter given twice, is a 400. Every response is a JSON object; days are
+// YYYY-MM-DD in UTC, and no response holds an instance ID:
 //
 //	GET /api/v1/summary?days=30   the distinct instances in the window, each counted once
 //	                              under the last version it reported there, largest first
@@ -94,12 +98,18 @@ type handler struct {
 //	                              instances that reported a version for the first time
 //	                              (new ones and upgrades: the adoption of each release)
 //
-//	GET /api/v1/upgrades?days=30  how many instances went from one version to another
+//	GET /api/v1/upgrades?days=30  how many instances changed from one version to another
+//	                              on a day of the window, from the version they reported
+//	                              last before, in the window or not
 //	{"from":"2026-10-24","to":"2026-11-22",
 //	 "upgrades":[{"from":"2.0","to":"2024.06","instances":5}]}
 //
+//	GET /api/v1/summary?days=all  every endpoint over the whole history, from the first
+//	                              day with rows
+//	{"from":"2019-03-02","to":"2026-11-22","min_days":1,"instances":420,"versions":[...]}
+//
 //	an error, with status 400, 404, 405 or 503 (the database failed)
-//	{"error":"days must be a whole number from 1 to 3660"}
+//	{"error":"days must be a whole number from 1 to 7320, or all"}
 //
 // GET / is a page that draws these numbers for the last 7, 30 or 90 days with its own inline
 // script and style; it loads nothing but the API.
@@ -180,15 +190,23 @@ func (h *handler) upgrades(w http.ResponseWriter, r *http.Request) {
 // serveQuery answers an API request: it reads the window, runs query on it and writes the
 // result, or the error.
 func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(context.Context, Window) (any, error)) {
-	n, err := parseWhole(r, "days", defaultDays)
+	n, all, err := parseDays(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
-	body, err := query(ctx, LastDays(h.now(), n))
-	if errors.Is(err, ErrWindow) { // parseWhole keeps to what the store takes; should it not
+	now := h.now()
+	win := LastDays(now, n)
+	if all {
+		win, err = h.allDays(ctx, now)
+	}
+	var body any
+	if err == nil {
+		body, err = query(ctx, win)
+	}
+	if errors.Is(err, ErrWindow) { // parseDays keeps to what the store takes; should it not
 		writeError(w, http.StatusBadRequest, errWhole("days").Error())
 		return
 	}
@@ -203,9 +221,40 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(
 	writeJSON(w, http.StatusOK, cacheAPI, body)
 }
 
-// errWhole is the answer to a parameter that is not a whole number in range.
+// allDays is the window of days=all: from the first day with rows to today, but today alone
+// when there are none or the first is later, and at most maxWindowDays days.
+func (h *handler) allDays(ctx context.Context, now time.Time) (Window, error) {
+	first, ok, err := h.store.FirstDay(ctx)
+	if err != nil {
+		return Window{}, err
+	}
+	win := LastDays(now, maxWindowDays)
+	switch {
+	case !ok || first > win.To: // YYYY-MM-DD compare as they sort
+		win.From = win.To
+	case first > win.From:
+		win.From = first
+	}
+	return win, nil
+}
+
+// errWhole is the answer to a parameter that is not a whole number in range, or for days not
+// all either.
 func errWhole(name string) error {
-	return errors.New(name + " must be a whole number from 1 to " + strconv.Itoa(maxWindowDays))
+	msg := name + " must be a whole number from 1 to " + strconv.Itoa(maxWindowDays)
+	if name == "days" {
+		msg += ", or " + daysAll
+	}
+	return errors.New(msg)
+}
+
+// parseDays reads the parameter days: all, or a whole number as parseWhole reads it.
+func parseDays(r *http.Request) (n int, all bool, err error) {
+	if values := r.URL.Query()["days"]; len(values) == 1 && values[0] == daysAll {
+		return 0, true, nil
+	}
+	n, err = parseWhole(r, "days", defaultDays)
+	return n, false, err
 }
 
 // parseWhole reads the parameter name, days or min_days: missing is def; present, it must be

@@ -214,6 +214,13 @@ func TestHandlerSummary(t *testing.T) {
 		{"?min_days=3", report.Summary{Window: days30, MinDays: 3, Versions: []report.VersionCount{}}},
 		{"?days=3660&min_days=3660", report.Summary{Window: report.Window{From: "2016-11-15", To: "2026-11-22"}, MinDays: 3660,
 			Versions: []report.VersionCount{}}},
+		{"?days=7320&min_days=7320", report.Summary{Window: report.Window{From: "2006-11-08", To: "2026-11-22"}, MinDays: 7320,
+			Versions: []report.VersionCount{}}},
+		// From D's first day, 50 days ago.
+		{"?days=all", report.Summary{Window: report.Window{From: "2026-10-03", To: "2026-11-22"}, MinDays: 1, Instances: 6,
+			Versions: []report.VersionCount{vc("2024.06", 4), vc("19", 1), vc("master", 1)}}},
+		{"?min_days=2&days=all", report.Summary{Window: report.Window{From: "2026-10-03", To: "2026-11-22"}, MinDays: 2, Instances: 4,
+			Versions: []report.VersionCount{vc("2024.06", 2), vc("19", 1), vc("master", 1)}}},
 	}
 	for _, tc := range tests {
 		var got report.Summary
@@ -245,6 +252,36 @@ func TestHandlerSummaryEmpty(t *testing.T) {
 	want = `{"from":"2026-11-22","to":"2026-11-22","days":[{"day":"2026-11-22","instances":0,"versions":{}}]}` + "\n"
 	if r.status != http.StatusOK || string(r.body) != want {
 		t.Errorf("expected 200 %s, got %d %s", want, r.status, r.body)
+	}
+	// The whole history of an empty database is today.
+	r = request(t, http.MethodGet, ts.URL+"/api/v1/new?days=all")
+	if r.status != http.StatusOK || string(r.body) != want {
+		t.Errorf("expected 200 %s, got %d %s", want, r.status, r.body)
+	}
+}
+
+// TestHandlerAllDays checks the window of days=all: from the first day with rows to today, the
+// first day alone when it is today, today alone when all rows are later, and no more than the
+// longest window when they are older.
+func TestHandlerAllDays(t *testing.T) {
+	tests := []struct {
+		first time.Time
+		from  string
+	}{
+		{handlerNow.AddDate(0, 0, -400), "2025-10-18"},
+		{handlerNow, "2026-11-22"},
+		{handlerNow.AddDate(0, 0, 3), "2026-11-22"},
+		{handlerNow.AddDate(-30, 0, 0), "2006-11-08"},
+	}
+	for _, tc := range tests {
+		ts := startHandler(t, handlerStore(t, []sink.Record{{Time: tc.first, Version: "19", Instance: instA}}), handlerNow)
+		for _, path := range []string{"summary", "daily", "new", "upgrades"} {
+			var got struct{ From, To string }
+			getJSON(t, ts.URL+"/api/v1/"+path+"?days=all", &got)
+			if got.From != tc.from || got.To != "2026-11-22" {
+				t.Errorf("%s of rows from %v: expected %s to 2026-11-22, got %s to %s", path, tc.first, tc.from, got.From, got.To)
+			}
+		}
 	}
 }
 
@@ -327,9 +364,12 @@ func TestHandlerUpgrades(t *testing.T) {
 		want  upgradesBody
 	}{
 		{"", upgradesBody{"2026-10-24", "2026-11-22", []report.Upgrade{up("19", "2024.06", 1), up("2.0", "2024.06", 1)}}},
-		{"?days=20", upgradesBody{"2026-11-03", "2026-11-22", []report.Upgrade{}}},
-		{"?days=21", upgradesBody{"2026-11-02", "2026-11-22", []report.Upgrade{up("19", "2024.06", 1)}}},
-		{"?days=7", upgradesBody{"2026-11-16", "2026-11-22", []report.Upgrade{}}},
+		// Each change is dated by its later row: C's on 11-19, F's on 11-05.
+		{"?days=17", upgradesBody{"2026-11-06", "2026-11-22", []report.Upgrade{up("19", "2024.06", 1)}}},
+		{"?days=18", upgradesBody{"2026-11-05", "2026-11-22", []report.Upgrade{up("19", "2024.06", 1), up("2.0", "2024.06", 1)}}},
+		{"?days=3", upgradesBody{"2026-11-20", "2026-11-22", []report.Upgrade{}}},
+		{"?days=4", upgradesBody{"2026-11-19", "2026-11-22", []report.Upgrade{up("19", "2024.06", 1)}}},
+		{"?days=all", upgradesBody{"2026-10-03", "2026-11-22", []report.Upgrade{up("19", "2024.06", 1), up("2.0", "2024.06", 1)}}},
 	}
 	for _, tc := range tests {
 		var got upgradesBody
@@ -364,9 +404,10 @@ func checkError(t *testing.T, name string, r answer, status int) {
 func TestHandlerBadDays(t *testing.T) {
 	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
 	bad := []string{
-		"days=", "days=abc", "days=0", "days=-1", "days=-0", "days=+7", "days=3661", "days=10000",
+		"days=", "days=abc", "days=0", "days=-1", "days=-0", "days=+7", "days=7321", "days=10000",
 		"days=99999999999999999999", "days=7.5", "days=1e3", "days=0x10", "days=%207", "days=7%20",
-		"days=7&days=7", "days", "days=%E2%80%8B7",
+		"days=7&days=7", "days", "days=%E2%80%8B7", "days=ALL", "days=al", "days=all&days=all",
+		"days=all&days=7", "days=%20all",
 	}
 	for _, path := range []string{"summary", "daily", "new", "upgrades"} {
 		for _, q := range bad {
@@ -384,7 +425,7 @@ func TestHandlerBadMinDays(t *testing.T) {
 	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
 	bad := []string{
 		"min_days=", "min_days=abc", "min_days=0", "min_days=-1", "min_days=-0", "min_days=+2",
-		"min_days=3661", "min_days=10000", "min_days=99999999999999999999", "min_days=2.5",
+		"min_days=7321", "min_days=10000", "min_days=all", "min_days=99999999999999999999", "min_days=2.5",
 		"min_days=1e3", "min_days=0x10", "min_days=%202", "min_days=2%20", "min_days=2&min_days=2",
 		"min_days=2&min_days=3", "min_days", "min_days=%E2%80%8B2", "days=7&min_days=0",
 	}
@@ -396,7 +437,7 @@ func TestHandlerBadMinDays(t *testing.T) {
 		}
 	}
 	r := request(t, http.MethodGet, ts.URL+"/api/v1/summary?min_days=0")
-	if want := `{"error":"min_days must be a whole number from 1 to 3660"}` + "\n"; string(r.body) != want {
+	if want := `{"error":"min_days must be a whole number from 1 to 7320"}` + "\n"; string(r.body) != want {
 		t.Errorf("expected %s, got %s", want, r.body)
 	}
 	r = request(t, http.MethodGet, ts.URL+"/api/v1/summary?min_days=2&min_days=2")
@@ -570,7 +611,7 @@ func TestHandlerNoInstanceInAnyResponse(t *testing.T) {
 	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
 	var paths []string
 	for _, p := range []string{"summary", "daily", "new", "upgrades"} {
-		for _, q := range []string{"", "?days=1", "?days=7", "?days=90", "?days=3660", "?days=0", "?days=" + instA, "?min_days=2", "?min_days=" + instA} {
+		for _, q := range []string{"", "?days=1", "?days=7", "?days=90", "?days=3660", "?days=all", "?days=0", "?days=" + instA, "?min_days=2", "?min_days=" + instA} {
 			paths = append(paths, "/api/v1/"+p+q)
 		}
 	}

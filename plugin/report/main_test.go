@@ -15,7 +15,4 @@ func TestMain(m *testing.M) {
 	if err := pgServer.Close(); err != nil {
 		fmt.Println(err)
 	}
-	if err := benchData.remove(); err != nil {
-		fmt.Println(err)
-	}
 }

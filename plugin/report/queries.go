@@ -2,125 +2,143 @@ package report
 
 import "strings"
 
-// The statements, written once for both databases. In them, {from} and {to} are the window's
-// ends as day parameters, {min_days} the third parameter as an integer, {day} and {first_day}
-// those columns as YYYY-MM-DD text, and {bytes} makes an ORDER BY on version compare bytes, as
-// SQLite does, whatever the collation of the PostgreSQL database. Every statement on the
-// window filters on day, the leading column of the primary key, so it reads only the window's
-// part of the table.
+// The statements, written once for both databases, on the store's schema version 2: days are
+// integers (days since 1970-01-01), versions and instances interned as integer ids. In them,
+// {from} and {to} are the window's ends, {min_days} the fewest days of an instance, {window}
+// the days of a trend's window and {lo} the first day a trend reads, each a numbered
+// parameter; {bytes} makes an ORDER BY on a version name compare bytes, as SQLite does,
+// whatever the collation of the PostgreSQL database. Aggregate rows whose count fell to 0 are
+// left out.
 const (
-	// summarySQL counts each instance of the window once, under the version of its row with
-	// the latest last_seen; of two rows seen last at the same second, the greater version.
-	summarySQL = `SELECT version, count(*)
-FROM (
-	SELECT version, row_number() OVER (
-		PARTITION BY instance ORDER BY last_seen DESC, version{bytes} DESC
-	) AS recency
-	FROM daily
-	WHERE day BETWEEN {from} AND {to}
-) AS ranked
-WHERE recency = 1
-GROUP BY version`
+	// firstDaySQL and lastDaySQL are the first and last days with rows, from the ends of the
+	// primary key of day_counts.
+	firstDaySQL = `SELECT day FROM day_counts WHERE instances > 0 ORDER BY day LIMIT 1`
+	lastDaySQL  = `SELECT day FROM day_counts WHERE instances > 0 ORDER BY day DESC LIMIT 1`
 
-	// summaryMinDaysSQL is summarySQL for the instances with rows on at least {min_days}
-	// distinct days over their whole history. It looks up the days of each instance of the
-	// window in the index on (instance, day), and stops at {min_days} of them. (Carrying
-	// instance through the ranking costs summarySQL a tenth more, so it has its own.)
-	summaryMinDaysSQL = `SELECT version, count(*)
+	// summarySQL is the summary of a window that reaches the last day with rows: the
+	// instances whose last day is in the window, under their last version, from the index on
+	// (last_day, last_version, days) alone.
+	summarySQL = `SELECT v.name, c.instances
 FROM (
-	SELECT instance, version, row_number() OVER (
-		PARTITION BY instance ORDER BY last_seen DESC, version{bytes} DESC
-	) AS recency
-	FROM daily
-	WHERE day BETWEEN {from} AND {to}
-) AS ranked
-WHERE recency = 1 AND (
-	SELECT count(*) FROM (
-		SELECT DISTINCT day FROM daily AS history
-		WHERE history.instance = ranked.instance
-		LIMIT {min_days}
-	) AS days
-) >= {min_days}
-GROUP BY version`
+	SELECT last_version, count(*) AS instances
+	FROM instances
+	WHERE last_day BETWEEN {from} AND {to} AND days >= {min_days}
+	GROUP BY last_version
+) AS c
+JOIN versions AS v ON v.id = c.last_version`
 
-	// dailySQL counts the instances per day and version, then, with a NULL version, the
-	// distinct instances per day. The key makes count(*) a count of distinct instances.
-	dailySQL = `SELECT {day}, version, count(*)
-FROM daily
-WHERE day BETWEEN {from} AND {to}
-GROUP BY day, version
+	// summarySightingsSQL is the summary of any window, from the base rows: for each instance
+	// whose last day is not before the window (from the index on last_day), its last day in
+	// the window, then the version of that day's final row, the one seen last, then the
+	// greatest version; each a seek in the primary key of sightings, made once per instance
+	// (MATERIALIZED keeps SQLite from copying the lookup into each use of its result). The
+	// version's name is looked up by key for the few rows of that day alone: a join would
+	// have PostgreSQL hash every version for each instance.
+	summarySightingsSQL = `WITH latest AS MATERIALIZED (
+	SELECT (
+		SELECT s.version
+		FROM sightings AS s
+		WHERE s.instance = i.id AND s.day = (
+			SELECT max(day) FROM sightings AS m
+			WHERE m.instance = i.id AND m.day BETWEEN {from} AND {to}
+		)
+		ORDER BY s.last_seen DESC, (SELECT v.name{bytes} FROM versions AS v WHERE v.id = s.version) DESC
+		LIMIT 1
+	) AS version
+	FROM instances AS i
+	WHERE i.last_day >= {from} AND i.days >= {min_days}
+)
+SELECT v.name, c.instances
+FROM (
+	SELECT version, count(*) AS instances
+	FROM latest
+	WHERE version IS NOT NULL
+	GROUP BY version
+) AS c
+JOIN versions AS v ON v.id = c.version`
+
+	// dailySQL is the instances per day and version id, then, with a NULL version, per day.
+	dailySQL = `SELECT day, version, instances
+FROM day_versions
+WHERE day BETWEEN {from} AND {to} AND instances > 0
 UNION ALL
-SELECT {day}, NULL, count(DISTINCT instance)
-FROM daily
-WHERE day BETWEEN {from} AND {to}
-GROUP BY day`
+SELECT day, NULL, instances
+FROM day_counts
+WHERE day BETWEEN {from} AND {to} AND instances > 0`
 
-	// adoptionSQL counts, per day of the window, the (instance, version) pairs first seen
-	// that day, per version, then, with a NULL version, the instances first seen that day.
-	// It reads the history before the window too, since "first" is over all of it.
-	adoptionSQL = `SELECT {first_day}, version, count(*)
-FROM (
-	SELECT version, min(day) AS first_day
-	FROM daily
-	WHERE day <= {to}
-	GROUP BY instance, version
-) AS pairs
-WHERE first_day >= {from}
-GROUP BY first_day, version
+	// adoptionSQL is the instances that reported a version for the first time, per day and
+	// version id, then, with a NULL version, the instances first seen, per day.
+	adoptionSQL = `SELECT day, version, instances
+FROM day_adoption
+WHERE day BETWEEN {from} AND {to} AND instances > 0
 UNION ALL
-SELECT {first_day}, NULL, count(*)
-FROM (
-	SELECT min(day) AS first_day
-	FROM daily
-	WHERE day <= {to}
-	GROUP BY instance
-) AS installs
-WHERE first_day >= {from}
-GROUP BY first_day`
+SELECT day, NULL, new_instances
+FROM day_counts
+WHERE day BETWEEN {from} AND {to} AND new_instances > 0`
 
-	// upgradesSQL orders each instance's rows of the window by day and first sighting (then
-	// version, for rows first seen at the same second) and counts the instances per change
-	// of version between consecutive rows.
-	upgradesSQL = `SELECT previous, version, count(DISTINCT instance)
+	// upgradesSQL counts the instances per change of version dated in the window, through
+	// the index on the changes' day.
+	upgradesSQL = `SELECT f.name, t.name, c.instances
 FROM (
-	SELECT instance, version, lag(version) OVER (
-		PARTITION BY instance ORDER BY day, first_seen, version{bytes}
-	) AS previous
-	FROM daily
+	SELECT from_version, to_version, count(DISTINCT instance) AS instances
+	FROM changes
 	WHERE day BETWEEN {from} AND {to}
-) AS steps
-WHERE previous <> version
-GROUP BY previous, version`
+	GROUP BY from_version, to_version
+) AS c
+JOIN versions AS f ON f.id = c.from_version
+JOIN versions AS t ON t.id = c.to_version`
+
+	// trendSQL is what the trend of a window of TrendWindows gains or loses per day and
+	// version id, up to {to}, in order of day.
+	trendSQL = `SELECT day, version, delta
+FROM trend_deltas
+WHERE window_days = {window} AND day <= {to} AND delta <> 0
+ORDER BY day`
+
+	// versionsSQL names the versions.
+	versionsSQL = `SELECT id, name FROM versions`
+
+	// trendSightingsSQL is the sightings of the days {lo} to {to} of the instances seen since
+	// {lo}, in the order of the primary key: instances in id order (the unary + keeps SQLite
+	// from the index on last_day, which would need a sort) and each one's rows in day order.
+	trendSightingsSQL = `SELECT s.instance, s.day, s.version, s.last_seen
+FROM instances AS i
+JOIN sightings AS s ON s.instance = i.id AND s.day BETWEEN {lo} AND {to}
+WHERE +i.last_day >= {lo}
+ORDER BY i.id, s.day`
 )
 
 // queries are the statements in one database's SQL.
 type queries struct {
-	summary, summaryMinDays, daily, adoption, upgrades string
+	firstDay, lastDay, summary, summarySightings, daily, adoption, upgrades, trend, versions, trendSightings string
 }
 
-// dialects spell the placeholders of the statements for each database: in PostgreSQL a day
-// parameter needs a cast to compare with a date, a parameter used twice one type for both
-// uses, and a date becomes text through to_char, which, unlike a cast, ignores the DateStyle
-// setting.
+// dialects spell the placeholders of the statements for each database. A statement takes the
+// parameters it names, in the order {from}, {window} or {lo}, then {to}, then {min_days}: each
+// one it is given must appear in it, or PostgreSQL cannot tell its type.
 var dialects = map[Dialect]*queries{
 	SQLite: spell(strings.NewReplacer(
-		"{from}", "$1", "{to}", "$2", "{min_days}", "$3",
-		"{day}", "day", "{first_day}", "first_day",
+		"{from}", "$1", "{window}", "$1", "{lo}", "$1", "{to}", "$2", "{min_days}", "$3",
 		"{bytes}", "",
 	)),
 	Postgres: spell(strings.NewReplacer(
-		"{from}", "$1::date", "{to}", "$2::date", "{min_days}", "$3::integer",
-		"{day}", "to_char(day, 'YYYY-MM-DD')", "{first_day}", "to_char(first_day, 'YYYY-MM-DD')",
+		"{from}", "$1::integer", "{window}", "$1::integer", "{lo}", "$1::integer",
+		"{to}", "$2::integer", "{min_days}", "$3::integer",
 		"{bytes}", ` COLLATE "C"`,
 	)),
 }
 
 func spell(r *strings.Replacer) *queries {
 	return &queries{
-		summary:        r.Replace(summarySQL),
-		summaryMinDays: r.Replace(summaryMinDaysSQL),
-		daily:          r.Replace(dailySQL),
-		adoption:       r.Replace(adoptionSQL),
-		upgrades:       r.Replace(upgradesSQL),
+		firstDay:         r.Replace(firstDaySQL),
+		lastDay:          r.Replace(lastDaySQL),
+		summary:          r.Replace(summarySQL),
+		summarySightings: r.Replace(summarySightingsSQL),
+		daily:            r.Replace(dailySQL),
+		adoption:         r.Replace(adoptionSQL),
+		upgrades:         r.Replace(upgradesSQL),
+		trend:            r.Replace(trendSQL),
+		versions:         r.Replace(versionsSQL),
+		trendSightings:   r.Replace(trendSightingsSQL),
 	}
 }

@@ -1,6 +1,8 @@
-// Package report answers the maintainers' questions from the daily table that the SQL sinks
-// keep: how many distinct instances run each version, per day and over a window, how many are
-// new and how many upgraded. It returns counts only, never an instance.
+// Package report answers the maintainers' questions from the tables that the SQL sinks keep
+// (the store's schema version 2): how many distinct instances run each version, per day, over a
+// window and as a trend, how many are new and how many upgraded. It reads the aggregates the
+// sinks keep beside the sightings wherever they answer the question, and the sightings where
+// they do not. It returns counts only, never an instance.
 package report
 
 import (
@@ -17,7 +19,7 @@ const (
 	Postgres
 )
 
-// Store runs the statistics queries on a database with the daily table.
+// Store runs the statistics queries on a database with the store's schema version 2.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect

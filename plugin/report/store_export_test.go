@@ -5,7 +5,9 @@ package report
 func Queries(d Dialect) map[string]string {
 	q := dialects[d]
 	return map[string]string{
-		"summary": q.summary, "summary_min_days": q.summaryMinDays,
+		"first_day": q.firstDay, "last_day": q.lastDay,
+		"summary": q.summary, "summary_sightings": q.summarySightings,
 		"daily": q.daily, "new": q.adoption, "upgrades": q.upgrades,
+		"trend": q.trend, "trend_sightings": q.trendSightings,
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +52,7 @@ func openSQLiteDB(tb testing.TB, records []sink.Record) *sql.DB {
 	return db
 }
 
-// fillSink opens the sink o configures, which creates the schema, writes records in one batch
-// and closes it.
+// fillSink opens the sink o configures, which creates the schema, writes records and closes it.
 func fillSink(tb testing.TB, o sink.Opener, records []sink.Record) {
 	tb.Helper()
 	sk, err := o.Open()
@@ -63,21 +65,61 @@ func fillSink(tb testing.TB, o sink.Opener, records []sink.Record) {
 			tb.Fatal(err)
 		}
 	}
-	if len(records) == 0 {
-		return
-	}
-	if err := sk.Write(tb.Context(), sink.Batch{ID: "fixture", Records: records}); err != nil {
+	if err := writeBatches(tb.Context(), sk, records, int64(len(records))); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-// record is an announcement at a time given in RFC 3339.
+// writeBatches writes records to sk in batches of random sizes, a quarter of them held back
+// and written after the next one or two, so that some batches go back in time. It is
+// deterministic by seed.
+func writeBatches(ctx context.Context, sk sink.Sink, records []sink.Record, seed int64) error {
+	rng := rand.New(rand.NewPCG(uint64(seed), 3))
+	var held [][]sink.Record
+	n := 0
+	write := func(batch []sink.Record) error {
+		n++
+		return sk.Write(ctx, sink.Batch{ID: fmt.Sprint("batch ", n), Records: batch})
+	}
+	for len(records) > 0 {
+		size := min(len(records), 1+rng.IntN(max(len(records)/4, 8)))
+		batch := records[:size:size]
+		records = records[size:]
+		if rng.IntN(4) == 0 {
+			held = append(held, batch)
+			continue
+		}
+		if err := write(batch); err != nil {
+			return err
+		}
+		for len(held) > 0 && rng.IntN(2) == 0 {
+			if err := write(held[0]); err != nil {
+				return err
+			}
+			held = held[1:]
+		}
+	}
+	for _, batch := range held {
+		if err := write(batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record is an announcement at a time given in RFC 3339 of the instance a test names with a
+// letter.
 func record(at, version, instance string) sink.Record {
 	t, err := time.Parse(time.RFC3339, at)
 	if err != nil {
 		panic(err) // a typo in a test table
 	}
-	return sink.Record{Time: t, Version: version, Instance: instance}
+	return sink.Record{Time: t, Version: version, Instance: uuidOf(instance)}
+}
+
+// uuidOf is the UUID of the instance a test names with a letter.
+func uuidOf(letter string) string {
+	return fmt.Sprintf("%08x-0000-4000-8000-000000000000", letter[0])
 }
 
 // storeHistory is the fixture of the cases. In the window of 2026-03-02 to 2026-03-05:
@@ -304,7 +346,10 @@ func TestStoreUpgrades(t *testing.T) {
 		{winPlus1, []report.Upgrade{upgrade("18", "19", 4), upgrade("19", "master", 2), upgrade("master", "19", 1)}},
 		// a keeps 18 across the window's start, f across midnight; b changes within a day.
 		{window("2026-02-20", "2026-03-02"), []report.Upgrade{upgrade("18", "19", 1)}},
-		{window("2026-03-04", "2026-03-05"), []report.Upgrade{}},
+		// c, d and e changed from rows before the window.
+		{window("2026-03-04", "2026-03-05"), []report.Upgrade{upgrade("19", "master", 2), upgrade("master", "19", 1)}},
+		// g, from its row of the day before.
+		{window("2026-03-06", "2026-03-06"), []report.Upgrade{upgrade("18", "19", 1)}},
 		// l made each change twice and counts once for each; m went back within a day.
 		{window("2026-04-01", "2026-04-04"), []report.Upgrade{
 			upgrade("18", "19", 1), upgrade("19", "18", 1), upgrade("master", "19", 1),
@@ -362,6 +407,19 @@ func TestStoreEmptyDatabase(t *testing.T) {
 			if upgrades == nil || len(upgrades) != 0 {
 				t.Errorf("upgrades: expected an empty slice, got %#v", upgrades)
 			}
+			for _, days := range []int{7, 14} { // kept, and from the sightings
+				trend, err := s.Trend(ctx, winMain, days, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				expected := []report.Day{dayOf("2026-03-02", 0, perVersion{}), dayOf("2026-03-04", 0, perVersion{})}
+				if !reflect.DeepEqual(trend, expected) {
+					t.Errorf("trend of %d days: expected %+v, got %+v", days, expected, trend)
+				}
+			}
+			if day, ok, err := s.FirstDay(ctx); day != "" || ok || err != nil {
+				t.Errorf("first day: expected none, got %q, %v, %v", day, ok, err)
+			}
 		})
 	}
 }
@@ -388,6 +446,28 @@ var storeQueries = map[string]func(context.Context, *report.Store, report.Window
 		_, err := s.Upgrades(ctx, w)
 		return err
 	},
+	"trend": func(ctx context.Context, s *report.Store, w report.Window) error {
+		_, err := s.Trend(ctx, w, 7, 1)
+		return err
+	},
+	"trend from the sightings": func(ctx context.Context, s *report.Store, w report.Window) error {
+		_, err := s.Trend(ctx, w, 14, 1)
+		return err
+	},
+}
+
+func TestStoreBadTrend(t *testing.T) {
+	s := openSQLite(t, nil)
+	for _, tc := range []struct{ days, step int }{{0, 1}, {-7, 1}, {366, 1}, {7, 0}, {7, -1}, {14, 0}} {
+		if _, err := s.Trend(t.Context(), winMain, tc.days, tc.step); !errors.Is(err, report.ErrWindow) {
+			t.Errorf("%d days every %d: expected an error wrapping ErrWindow, got %v", tc.days, tc.step, err)
+		}
+	}
+	for _, tc := range []struct{ days, step int }{{1, 1}, {365, 1}, {7, 1 << 40}} {
+		if _, err := s.Trend(t.Context(), winMain, tc.days, tc.step); err != nil {
+			t.Errorf("%d days every %d: expected no error, got %v", tc.days, tc.step, err)
+		}
+	}
 }
 
 func TestStoreBadWindow(t *testing.T) {
@@ -402,7 +482,7 @@ func TestStoreBadWindow(t *testing.T) {
 		window("", "2026-03-02"),
 		window("2026-03-01", ""),
 		window("yesterday", "today"),
-		report.LastDays(end, 3661), // one day more than a query takes
+		report.LastDays(end, 7321), // one day more than a query takes
 		report.LastDays(end, 0),
 		window("0001-01-01", "9999-12-31"),
 		window("9999-12-31", "0001-01-01"),
@@ -415,7 +495,7 @@ func TestStoreBadWindow(t *testing.T) {
 	good := []report.Window{
 		window("2026-03-01", "2026-03-01"),
 		window("2028-02-28", "2028-03-01"),
-		report.LastDays(end, 3660),
+		report.LastDays(end, 7320),
 	}
 	for i, w := range good {
 		if err := w.Validate(); err != nil {
@@ -436,45 +516,56 @@ func TestStoreBadWindow(t *testing.T) {
 	}
 }
 
-// TestStoreQueryPlan checks that SQLite reads only the window's part of the table, through the
-// primary key, for the queries of a window.
+// TestStoreQueryPlan checks that SQLite reads each statement's rows through a key or an index
+// and scans no table, but the ends of day_counts and, for the sightings in key order, the
+// instances by id, and that it sorts none of the sightings.
 func TestStoreQueryPlan(t *testing.T) {
 	db := openSQLiteDB(t, storeHistory)
 	queries := report.Queries(report.SQLite)
-	for _, name := range []string{"summary", "daily", "upgrades"} {
-		plan := explainSQLite(t, db, queries[name], winMain.From, winMain.To)
-		var reads int
+	from, to := span(winMain)
+	tests := []struct {
+		name string
+		args []any
+		want []string
+	}{
+		{"first_day", nil, []string{"SCAN day_counts"}},
+		{"last_day", nil, []string{"SCAN day_counts"}},
+		{"summary", []any{from, to, 2}, []string{"SEARCH instances USING COVERING INDEX instances_last_day (last_day>? AND last_day<?)"}},
+		{"summary_sightings", []any{from, to, 2}, []string{
+			"SEARCH i USING COVERING INDEX instances_last_day (last_day>?)",
+			"SEARCH m USING PRIMARY KEY (instance=? AND day>? AND day<?)",
+			"SEARCH s USING PRIMARY KEY (instance=? AND day=?)",
+		}},
+		{"daily", []any{from, to}, []string{
+			"SEARCH day_versions USING PRIMARY KEY (day>? AND day<?)",
+			"SEARCH day_counts USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+		}},
+		{"new", []any{from, to}, []string{
+			"SEARCH day_adoption USING PRIMARY KEY (day>? AND day<?)",
+			"SEARCH day_counts USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+		}},
+		{"upgrades", []any{from, to}, []string{"SEARCH changes USING COVERING INDEX changes_day (day>? AND day<?)"}},
+		{"trend", []any{7, to}, []string{"SEARCH trend_deltas USING PRIMARY KEY (window_days=? AND day<?)"}},
+		{"trend_sightings", []any{from - 13, to}, []string{"SCAN i", "SEARCH s USING PRIMARY KEY (instance=? AND day>? AND day<?)"}},
+	}
+	tables := []string{"sightings", "instances", "changes", "day_versions", "day_counts", "day_adoption", "trend_deltas", "versions", "i", "s", "m", "v", "d", "a", "f", "t"}
+	for _, tc := range tests {
+		plan := explainSQLite(t, db, queries[tc.name], tc.args...)
+		p := strings.Join(plan, "\n\t")
+		for _, want := range tc.want {
+			if !slices.Contains(plan, want) {
+				t.Errorf("%s: expected %q in the plan, got\n\t%s", tc.name, want, p)
+			}
+		}
 		for _, line := range plan {
-			if !strings.Contains(line, " daily") {
-				continue
+			table, scan := strings.CutPrefix(line, "SCAN ")
+			if scan && slices.Contains(tables, table) && !slices.Contains(tc.want, line) {
+				t.Errorf("%s: expected no scan, got %q in\n\t%s", tc.name, line, p)
 			}
-			reads++
-			if !strings.Contains(line, "SEARCH daily USING PRIMARY KEY (day>? AND day<?)") {
-				t.Errorf("%s: expected a search of the primary key on day, got %q in\n\t%s", name, line, strings.Join(plan, "\n\t"))
+			if strings.HasPrefix(tc.name, "trend") && strings.HasPrefix(line, "USE TEMP B-TREE") {
+				t.Errorf("%s: expected no sort, got %q in\n\t%s", tc.name, line, p)
 			}
 		}
-		if reads == 0 {
-			t.Errorf("%s: expected the plan to read daily, got\n\t%s", name, strings.Join(plan, "\n\t"))
-		}
-	}
-}
-
-// TestStoreQueryPlanMinDays checks that SQLite reads the window through the primary key and
-// the days of each instance through the index on (instance, day), never the whole table.
-func TestStoreQueryPlanMinDays(t *testing.T) {
-	db := openSQLiteDB(t, storeHistory)
-	plan := explainSQLite(t, db, report.Queries(report.SQLite)["summary_min_days"], winMain.From, winMain.To, 2)
-	p := strings.Join(plan, "\n\t")
-	for _, want := range []string{
-		"SEARCH daily USING PRIMARY KEY (day>? AND day<?)",
-		"SEARCH history USING COVERING INDEX daily_instance_day (instance=?)",
-	} {
-		if !strings.Contains(p, want) {
-			t.Errorf("expected %q in the plan, got\n\t%s", want, p)
-		}
-	}
-	if strings.Contains(p, "SCAN daily") || strings.Contains(p, "SCAN history") {
-		t.Errorf("expected no scan of the table, got\n\t%s", p)
 	}
 }
 
