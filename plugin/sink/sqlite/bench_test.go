@@ -44,26 +44,32 @@ func BenchmarkWrite(b *testing.B) {
 	for _, size := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			s := open(b, filepath.Join(b.TempDir(), "stats.db"))
-			var newInstances int
-			s.OnNewInstances(func(n int) { newInstances += n })
-			ids := make([]string, b.N)
-			for i := range ids {
-				ids[i] = strconv.Itoa(i)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				at := i * size % benchPool
-				if err := s.Write(b.Context(), sink.Batch{ID: ids[i], Records: pool[at : at+size]}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
+			newInstances := timeWrites(b, s, pool, size)
 			if want := min(b.N*size, benchPool); newInstances != want {
 				b.Errorf("expected %d new instances, got %d", want, newInstances)
 			}
 		})
 	}
+}
+
+// timeWrites times b.N batches of size records from pool, going round it, and reports records
+// per second; it returns the new instances the sink counted meanwhile.
+func timeWrites(b *testing.B, s *store, pool []sink.Record, size int) (newInstances int) {
+	s.OnNewInstances(func(n int) { newInstances += n })
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		at := i * size % benchPool
+		if err := s.Write(b.Context(), sink.Batch{ID: ids[i], Records: pool[at : at+size]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
+	return newInstances
 }
 
 // BenchmarkWriteKnown writes the pool once, untimed, then times batches of the same records
@@ -79,21 +85,7 @@ func BenchmarkWriteKnown(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			var newInstances int
-			s.OnNewInstances(func(n int) { newInstances += n })
-			ids := make([]string, b.N)
-			for i := range ids {
-				ids[i] = strconv.Itoa(i)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				at := i * size % benchPool
-				if err := s.Write(b.Context(), sink.Batch{ID: ids[i], Records: pool[at : at+size]}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
+			newInstances := timeWrites(b, s, pool, size)
 			if newInstances != 0 {
 				b.Errorf("expected no new instances, got %d", newInstances)
 			}
