@@ -9,8 +9,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/mailustats/mailustats/plugin/sink/history"
-	"github.com/mailustats/mailustats/plugin/sink/table"
+	"github.com/mailustats/mailustats/plugin/history"
 )
 
 // ErrWindow is wrapped by the error of a query on a window that is not a range of days, or on
@@ -51,7 +50,7 @@ func (w Window) bounds() (from, to int32, err error) {
 
 // parseDay reads a UTC day written exactly as YYYY-MM-DD.
 func parseDay(s string) (int32, error) {
-	day, err := table.ParseDay(s)
+	day, err := history.ParseDay(s)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a date as YYYY-MM-DD", s)
 	}
@@ -89,7 +88,7 @@ func (s *Store) FirstDay(ctx context.Context) (string, bool, error) {
 	case err != nil:
 		return "", false, fmt.Errorf("first day: %w", err)
 	}
-	return table.DayString(day), true, nil
+	return history.DayString(day), true, nil
 }
 
 // Summary counts the distinct instances seen in w, each once under the last version it reported
@@ -187,7 +186,7 @@ func (s *Store) New(ctx context.Context, w Window) ([]Day, error) {
 func (s *Store) days(ctx context.Context, q *queries, query string, from, to int32) ([]Day, error) {
 	days := make([]Day, 0, to-from+1)
 	for d := from; d <= to; d++ {
-		days = append(days, Day{Day: table.DayString(d), Versions: map[string]int64{}})
+		days = append(days, Day{Day: history.DayString(d), Versions: map[string]int64{}})
 	}
 	// One snapshot, so that every version the rows name is among those read first.
 	tx, err := s.snapshot(ctx)
@@ -214,7 +213,7 @@ func (s *Store) days(ctx context.Context, q *queries, query string, from, to int
 			return nil, err
 		}
 		if day < from || day > to {
-			return nil, fmt.Errorf("day %s outside the window %s to %s", table.DayString(day), days[0].Day, days[len(days)-1].Day)
+			return nil, fmt.Errorf("day %s outside the window %s to %s", history.DayString(day), days[0].Day, days[len(days)-1].Day)
 		}
 		if d := &days[day-from]; version.Valid {
 			d.Versions[names[version.Int64]] = n
@@ -304,7 +303,7 @@ func (s *Store) Trend(ctx context.Context, w Window, windowDays, step int) ([]Da
 	counts := map[int64]int64{}
 	appendUntil := func(day int32) { // appends the days to return that come before day
 		for ; next < day && next <= to; next += int32(step) {
-			d := Day{Day: table.DayString(next), Versions: make(map[string]int64, len(counts))}
+			d := Day{Day: history.DayString(next), Versions: make(map[string]int64, len(counts))}
 			for v, n := range counts {
 				d.Versions[names[v]] = n
 				d.Instances += n

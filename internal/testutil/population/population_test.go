@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
@@ -67,7 +68,7 @@ func histories(records []sink.Record) map[string][]dayRow {
 	h := map[string][]dayRow{}
 	seen := map[string]map[int32]time.Time{} // per instance and day: the last record's time
 	for _, r := range records {
-		day, _ := table.DayNumber(r.Time)
+		day, _ := history.DayNumber(r.Time)
 		rows := h[r.Instance]
 		if n := len(rows); n == 0 || rows[n-1].day != day {
 			rows = append(rows, dayRow{day: day})

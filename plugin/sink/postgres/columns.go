@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink"
-	"github.com/mailustats/mailustats/plugin/sink/history"
 )
 
 // The statements that store plans and add a Delta to the aggregates, each from arrays; the

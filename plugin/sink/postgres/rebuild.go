@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mailustats/mailustats/plugin/sink/history"
+	"github.com/mailustats/mailustats/plugin/history"
 )
 
 // clearDerived empties the tables that Rebuild fills, after taking the lock that keeps writers

@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink"
-	"github.com/mailustats/mailustats/plugin/sink/history"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
@@ -149,8 +149,8 @@ func group(daily []table.Daily) ([]instanceBatch, string, error) {
 		} else if k != kind {
 			return nil, "", fmt.Errorf("the batch holds both raw instance IDs and hash_ids digests (%q)", d.Instance)
 		}
-		day, first := table.DayNumber(d.FirstSeen)
-		_, last := table.DayNumber(d.LastSeen)
+		day, first := history.DayNumber(d.FirstSeen)
+		_, last := history.DayNumber(d.LastSeen)
 		row := history.Row{Day: day, Version: d.Version, Hits: d.Hits, FirstSeen: unix(day, first), LastSeen: unix(day, last)}
 		i, ok := index[key]
 		if !ok {
@@ -181,11 +181,11 @@ func (b *instanceBatch) add(text string, row history.Row) {
 }
 
 // unix is the Unix time of second on day.
-func unix(day, second int32) int64 { return table.DayTime(day, second).Unix() }
+func unix(day, second int32) int64 { return history.DayTime(day, second).Unix() }
 
 // secondOf is the seconds of a Unix time after its day's midnight.
 func secondOf(unix int64) int32 {
-	_, s := table.DayNumber(time.Unix(unix, 0))
+	_, s := history.DayNumber(time.Unix(unix, 0))
 	return s
 }
 

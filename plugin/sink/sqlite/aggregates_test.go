@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink"
-	"github.com/mailustats/mailustats/plugin/sink/history"
-	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
 // baseDay is the first day of the generated records: 2024-01-01.
@@ -70,7 +69,7 @@ func rowsOf(records []sink.Record) map[string][]viewRow {
 	}
 	merged := map[key]viewRow{}
 	for _, r := range records {
-		day, _ := table.DayNumber(r.Time)
+		day, _ := history.DayNumber(r.Time)
 		k := key{strings.ToLower(r.Instance), day, r.Version}
 		row, ok := merged[k]
 		if !ok {
@@ -156,7 +155,7 @@ func TestWriteHistory(t *testing.T) {
 	var c newCounts
 	s.OnNewInstances(c.add)
 	day := func(d string) int32 {
-		n, err := table.ParseDay(d)
+		n, err := history.ParseDay(d)
 		if err != nil {
 			t.Fatal(err)
 		}

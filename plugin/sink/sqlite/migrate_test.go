@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
@@ -45,7 +46,7 @@ func createVersion1(t testing.TB, path string, rows map[string][]viewRow) {
 	}
 	for inst, rs := range rows {
 		for _, r := range rs {
-			if _, err := insert.Exec(table.DayString(r.day), r.version, inst, r.hits, r.firstSeen, r.lastSeen); err != nil {
+			if _, err := insert.Exec(history.DayString(r.day), r.version, inst, r.hits, r.firstSeen, r.lastSeen); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"slices"
 
-	"github.com/mailustats/mailustats/plugin/sink/history"
+	"github.com/mailustats/mailustats/plugin/history"
 )
 
 // The statements that store what history plans, shared by the writer and Rebuild. An

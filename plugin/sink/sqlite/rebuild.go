@@ -5,8 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/mailustats/mailustats/plugin/sink/history"
-	"github.com/mailustats/mailustats/plugin/sink/table"
+	"github.com/mailustats/mailustats/plugin/history"
 )
 
 const (
@@ -121,7 +120,7 @@ func (s sighting) row(ctx context.Context, tx *sql.Tx, versions *versionNames) (
 		Day:       s.day,
 		Version:   name,
 		Hits:      s.hits,
-		FirstSeen: table.DayTime(s.day, s.firstSeen).Unix(),
-		LastSeen:  table.DayTime(s.day, s.lastSeen).Unix(),
+		FirstSeen: history.DayTime(s.day, s.firstSeen).Unix(),
+		LastSeen:  history.DayTime(s.day, s.lastSeen).Unix(),
 	}, err
 }

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/mailustats/mailustats/plugin/sink/history"
+	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
@@ -28,7 +28,7 @@ func viewRows(t testing.TB, db *sql.DB) map[string][]viewRow {
 	t.Helper()
 	out := map[string][]viewRow{}
 	for _, r := range query(t, db, `SELECT day, version, instance, hits, first_seen, last_seen FROM daily ORDER BY instance, day, version`) {
-		day, err := table.ParseDay(r[0].(string))
+		day, err := history.ParseDay(r[0].(string))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink"
-	"github.com/mailustats/mailustats/plugin/sink/history"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
@@ -244,8 +244,8 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 // addSighting adds to out the row of sightings that stores r of instance id, whose version
 // the transaction has met.
 func addSighting(out *ints, id int64, r history.Row, versions *versionNames) {
-	_, first := table.DayNumber(time.Unix(r.FirstSeen, 0))
-	_, last := table.DayNumber(time.Unix(r.LastSeen, 0))
+	_, first := history.DayNumber(time.Unix(r.FirstSeen, 0))
+	_, last := history.DayNumber(time.Unix(r.LastSeen, 0))
 	out.add(id, int64(r.Day), versions.ids[r.Version], r.Hits, int64(first), int64(last))
 }
 
@@ -271,7 +271,7 @@ func groupByInstance(rows []table.Daily) ([]*batchInstance, string, error) {
 			byKey[key] = inst
 			instances = append(instances, inst)
 		}
-		day, _ := table.DayNumber(r.FirstSeen)
+		day, _ := history.DayNumber(r.FirstSeen)
 		inst.add(history.Row{Day: day, Version: r.Version, Hits: r.Hits, FirstSeen: r.FirstSeen.Unix(), LastSeen: r.LastSeen.Unix()})
 	}
 	slices.SortFunc(instances, func(a, b *batchInstance) int { return slices.Compare(a.key[:], b.key[:]) })

@@ -3,7 +3,6 @@ package table
 import (
 	"encoding/hex"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -42,36 +41,4 @@ func (k Key) Format(kind string) string {
 		return uuid.UUID(k).String()
 	}
 	return hex.EncodeToString(k[:])
-}
-
-// secondsPerDay is the length of a UTC day.
-const secondsPerDay = 24 * 60 * 60
-
-// DayNumber is t's UTC day as days since 1970-01-01, and the seconds of t after that day's
-// midnight.
-func DayNumber(t time.Time) (day int32, second int32) {
-	unix := t.Unix()
-	d := unix / secondsPerDay
-	if unix < 0 && unix%secondsPerDay != 0 {
-		d-- // round towards the earlier day before 1970
-	}
-	return int32(d), int32(unix - d*secondsPerDay)
-}
-
-// DayTime is the time of second on day, as DayNumber gives them.
-func DayTime(day, second int32) time.Time {
-	return time.Unix(int64(day)*secondsPerDay+int64(second), 0).UTC()
-}
-
-// DayString writes day as YYYY-MM-DD.
-func DayString(day int32) string { return DayTime(day, 0).Format(DayLayout) }
-
-// ParseDay reads a day written YYYY-MM-DD as days since 1970-01-01.
-func ParseDay(s string) (int32, error) {
-	t, err := time.Parse(DayLayout, s)
-	if err != nil {
-		return 0, err
-	}
-	day, _ := DayNumber(t)
-	return day, nil
 }
