@@ -37,6 +37,12 @@ type Row struct {
 	LastSeen  int64 // unix seconds
 }
 
+// Merge adds o, a row of the same instance, day and version, to r.
+func (r *Row) Merge(o Row) {
+	r.Hits += o.Hits
+	r.FirstSeen, r.LastSeen = min(r.FirstSeen, o.FirstSeen), max(r.LastSeen, o.LastSeen)
+}
+
 // State is what the store keeps of one instance.
 type State struct {
 	FirstDay, LastDay int32
@@ -132,11 +138,8 @@ func (d *Delta) Plan(before Before, batch []Row) Plan {
 	newDays := map[int32]bool{}
 	for _, b := range batch {
 		if i, ok := byKey[DayVersion{b.Day, b.Version}]; ok {
-			r := &after[i]
-			r.Hits += b.Hits
-			r.FirstSeen = min(r.FirstSeen, b.FirstSeen)
-			r.LastSeen = max(r.LastSeen, b.LastSeen)
-			p.Rows = append(p.Rows, *r)
+			after[i].Merge(b)
+			p.Rows = append(p.Rows, after[i])
 		} else {
 			after = append(after, b)
 			p.Rows = append(p.Rows, b)

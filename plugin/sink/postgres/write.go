@@ -171,8 +171,7 @@ func (b *instanceBatch) add(text string, row history.Row) {
 	if b.mixed {
 		for i := range b.rows {
 			if r := &b.rows[i]; r.Day == row.Day && r.Version == row.Version {
-				r.Hits += row.Hits
-				r.FirstSeen, r.LastSeen = min(r.FirstSeen, row.FirstSeen), max(r.LastSeen, row.LastSeen)
+				r.Merge(row)
 				return
 			}
 		}

@@ -137,8 +137,7 @@ func (b *batchInstance) repeat() bool {
 func (b *batchInstance) add(r history.Row) {
 	for i := range b.rows {
 		if o := &b.rows[i]; o.Day == r.Day && o.Version == r.Version {
-			o.Hits += r.Hits
-			o.FirstSeen, o.LastSeen = min(o.FirstSeen, r.FirstSeen), max(o.LastSeen, r.LastSeen)
+			o.Merge(r)
 			return
 		}
 	}
@@ -190,9 +189,8 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 	changesAfter := ints{width: 2} // the instances whose changes may be replaced: id, ChangesAfter
 	for _, inst := range instances {
 		if inst.repeat() {
-			r, b := inst.last[0], inst.rows[0]
-			r.Hits += b.Hits
-			r.FirstSeen, r.LastSeen = min(r.FirstSeen, b.FirstSeen), max(r.LastSeen, b.LastSeen)
+			r := inst.last[0]
+			r.Merge(inst.rows[0])
 			addSighting(&sightings, inst.id, r, &s.versions)
 			continue
 		}
