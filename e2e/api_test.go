@@ -164,15 +164,7 @@ func TestSummaryMinDays(t *testing.T) {
 	s.Close()
 
 	apiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
-    bind 127.0.0.1
-    mailustats {
-        ns ns1.stats.mailu.io 127.0.0.1
-        sink sqlite %s
-        api %s
-    }
-}
-`, db, apiAddr))
+	srv := startCoreDNS(t, statsCorefile(false, "sink sqlite "+db, "api "+apiAddr))
 	for _, tc := range []struct {
 		query string
 		want  int64

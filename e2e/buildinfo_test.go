@@ -28,16 +28,7 @@ func TestBuildIdentity(t *testing.T) {
 		t.Errorf("-version: expected +mailustats-%s and the commit %s, got\n%s", described, commit, out)
 	}
 
-	srv := startMonitored(t, `stats.mailu.io:{port} {
-    bind 127.0.0.1
-    prometheus 127.0.0.1:{mport}
-    ready 127.0.0.1:{rport}
-    mailustats {
-        ns ns1.stats.mailu.io 127.0.0.1
-        sink file `+t.TempDir()+`/s.csv
-    }
-}
-`)
+	srv := startMonitored(t, statsCorefile(true, "sink file "+t.TempDir()+"/s.csv"))
 	m := srv.scrape(t)
 	m.must(t, "coredns_build_info", "revision", commit)
 	if v := m.must(t, "coredns_mailustats_build_info", "version", described, "revision", commit); v != 1 {

@@ -135,7 +135,7 @@ func TestFileSinkOnFullDevice(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		n, _ := m.sum("coredns_mailustats_sink_errors_total", "sink", "file:"+full)
+		n, _ := m.Sum("coredns_mailustats_sink_errors_total", "sink", "file:"+full)
 		return n > 0, fmt.Sprintf("sink_errors_total %v", n)
 	})
 	waitReady(t, srv, false, faultTimeout)
@@ -278,7 +278,7 @@ func TestSQLiteLockedByAnotherProcess(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		n, _ := m.sum("coredns_mailustats_sink_errors_total", "sink", label)
+		n, _ := m.Sum("coredns_mailustats_sink_errors_total", "sink", label)
 		return n > 0, fmt.Sprintf("sink_errors_total %v", n)
 	})
 	waitReady(t, srv, false, faultTimeout)

@@ -54,10 +54,21 @@ func startServer(t *testing.T, c corednstest.Config) *server {
 	return &server{Process: s.Process, addr: s.Addr}
 }
 
-// waitAnswers waits until a server started without startServer answers over UDP and TCP, as
-// corednstest.Start does; probe is the query it asks, which must be probe.invalid. A.
-func (s *server) waitAnswers(probe dns.Question) error {
-	return corednstest.WaitAnswers(s.Process, s.addr)
+// statsCorefile is a Corefile serving the zone on 127.0.0.1 at portVar, with its name server and
+// lines in the mailustats block; monitored adds the prometheus and ready plugins on
+// metricsPortVar and readyPortVar.
+func statsCorefile(monitored bool, lines ...string) string {
+	var b strings.Builder
+	b.WriteString("stats.mailu.io:" + portVar + " {\n    bind 127.0.0.1\n")
+	if monitored {
+		b.WriteString("    prometheus 127.0.0.1:" + metricsPortVar + "\n    ready 127.0.0.1:" + readyPortVar + "\n")
+	}
+	b.WriteString("    mailustats {\n        ns ns1.stats.mailu.io 127.0.0.1\n")
+	for _, line := range lines {
+		b.WriteString("        " + line + "\n")
+	}
+	b.WriteString("    }\n}\n")
+	return b.String()
 }
 
 // startCoreDNS starts the binary under test on a free port with corefile, in which portVar

@@ -20,17 +20,7 @@ const transferBound = time.Second
 
 func TestOpcodesAndTransfers(t *testing.T) {
 	sink := filepath.Join(t.TempDir(), "s.csv")
-	srv := startMonitored(t, fmt.Sprintf(`stats.mailu.io:{port} {
-    bind 127.0.0.1
-    prometheus 127.0.0.1:{mport}
-    ready 127.0.0.1:{rport}
-    mailustats {
-        ns ns1.stats.mailu.io 127.0.0.1
-        sink file %s
-        flush 50ms
-    }
-}
-`, sink))
+	srv := startMonitored(t, statsCorefile(true, "sink file "+sink, "flush 50ms"))
 	before := srv.scrape(t)
 	for _, netw := range []string{"udp", "tcp"} {
 		qname, _ := valid("19", mixCase)()
@@ -78,15 +68,7 @@ func TestOpcodesAndTransfers(t *testing.T) {
 
 func TestVersionsOption(t *testing.T) {
 	sink := filepath.Join(t.TempDir(), "s.csv")
-	srv := startCoreDNS(t, fmt.Sprintf(`stats.mailu.io:{port} {
-    bind 127.0.0.1
-    mailustats {
-        ns ns1.stats.mailu.io 127.0.0.1
-        versions 1* master
-        sink file %s
-    }
-}
-`, sink))
+	srv := startCoreDNS(t, statsCorefile(false, "versions 1* master", "sink file "+sink))
 	from := time.Now()
 	var want []announcement
 	for _, version := range []string{"19", "1", "MASTER", "2024", "x19", "masterx"} {
@@ -108,16 +90,7 @@ func TestVersionsOption(t *testing.T) {
 func TestInventedVersionsBounded(t *testing.T) {
 	const invented, releases, gaugeSeries = 300, 5, 21
 	db := filepath.Join(t.TempDir(), "s.db")
-	corefile := fmt.Sprintf(`stats.mailu.io:{port} {
-    bind 127.0.0.1
-    prometheus 127.0.0.1:{mport}
-    ready 127.0.0.1:{rport}
-    mailustats {
-        ns ns1.stats.mailu.io 127.0.0.1
-        sink sqlite %s
-    }
-}
-`, db)
+	corefile := statsCorefile(true, "sink sqlite "+db)
 	first := startMonitored(t, corefile)
 	send := func(version string) {
 		qname, _ := valid(version, strings.ToLower)()
@@ -165,17 +138,7 @@ func TestInventedVersionsBounded(t *testing.T) {
 // TestNewInstancesCounted floods the server with new instances: new_instances_total counts each
 // once, however often it announces itself again.
 func TestNewInstancesCounted(t *testing.T) {
-	srv := startMonitored(t, fmt.Sprintf(`stats.mailu.io:{port} {
-    bind 127.0.0.1
-    prometheus 127.0.0.1:{mport}
-    ready 127.0.0.1:{rport}
-    mailustats {
-        ns ns1.stats.mailu.io 127.0.0.1
-        sink sqlite %s
-        flush 50ms
-    }
-}
-`, filepath.Join(t.TempDir(), "s.db")))
+	srv := startMonitored(t, statsCorefile(true, "sink sqlite "+filepath.Join(t.TempDir(), "s.db"), "flush 50ms"))
 	var names []string
 	announce := func(qnames []string) {
 		for _, qname := range qnames {
@@ -187,7 +150,7 @@ func TestNewInstancesCounted(t *testing.T) {
 	counted := func(want float64) {
 		t.Helper()
 		eventually(t, startTimeout, fmt.Sprintf("%v new instances counted", want), func() (bool, string) {
-			n, _ := srv.scrape(t).sum("coredns_mailustats_new_instances_total", "zone", zone)
+			n, _ := srv.scrape(t).Sum("coredns_mailustats_new_instances_total", "zone", zone)
 			return n == want, fmt.Sprint(n)
 		})
 	}

@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
+	"github.com/mailustats/mailustats/internal/testutil/corednstest"
 	"github.com/mailustats/mailustats/internal/testutil/proctest"
 	"github.com/mailustats/mailustats/internal/testutil/promtext"
 )
@@ -67,8 +66,7 @@ func launchMonitored(t *testing.T, corefile string) *monitored {
 // waitUp waits until a launched server answers over UDP and TCP.
 func (s *monitored) waitUp(t *testing.T) {
 	t.Helper()
-	probe := dns.Question{Name: "probe.invalid.", Qtype: dns.TypeA, Qclass: dns.ClassINET}
-	if err := s.waitAnswers(probe); err != nil {
+	if err := corednstest.WaitAnswers(s.Process, s.addr); err != nil {
 		t.Fatalf("coredns on %s: %v", s.addr, err)
 	}
 }
@@ -105,16 +103,10 @@ func scrapeMetrics(addr string) (scrapeResult, error) {
 	return scrapeResult{m}, err
 }
 
-// sum adds the values of the series of name that have every label in match (pairs of name and
-// value); found is false when there is none.
-func (m scrapeResult) sum(name string, match ...string) (total float64, found bool) {
-	return m.Sum(name, match...)
-}
-
-// must is sum for a series that has to be there.
+// must is Sum for a series that has to be there.
 func (m scrapeResult) must(t *testing.T, name string, match ...string) float64 {
 	t.Helper()
-	v, ok := m.sum(name, match...)
+	v, ok := m.Sum(name, match...)
 	if !ok {
 		t.Fatalf("expected a series %s%v in the scrape, got none; %s has %v", name, match, name, m.Metrics[name])
 	}

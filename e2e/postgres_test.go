@@ -179,7 +179,7 @@ func waitSettled(t *testing.T, srv *monitored, dsn string) {
 		if err != nil {
 			return false, err.Error()
 		}
-		queue, _ := m.sum("coredns_mailustats_queue_length")
+		queue, _ := m.Sum("coredns_mailustats_queue_length")
 		n, err := pgtest.QueryInt(dsn, "SELECT count(*) FROM daily")
 		if err != nil {
 			return false, err.Error()
@@ -407,7 +407,7 @@ func TestPostgresDownAtStartup(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		errs, _ := m.sum("coredns_mailustats_sink_errors_total", "sink", label)
+		errs, _ := m.Sum("coredns_mailustats_sink_errors_total", "sink", label)
 		return errs > 0, fmt.Sprintf("sink_errors_total %v", errs)
 	})
 

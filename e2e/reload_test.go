@@ -67,17 +67,7 @@ func waitOutput(t *testing.T, p *proctest.Process, text string, n int) {
 func TestReloadReplacesGauges(t *testing.T) {
 	dir := t.TempDir()
 	before, after := filepath.Join(dir, "before.db"), filepath.Join(dir, "after.db")
-	corefile := fmt.Sprintf(`stats.mailu.io:{port} {
-    bind 127.0.0.1
-    prometheus 127.0.0.1:{mport}
-    ready 127.0.0.1:{rport}
-    mailustats {
-        ns ns1.stats.mailu.io 127.0.0.1
-        sink sqlite %s
-        flush 50ms
-    }
-}
-`, before)
+	corefile := statsCorefile(true, "sink sqlite "+before, "flush 50ms")
 	// The gauges read the database at start-up and then every minute: record first, then start
 	// the server that shows the record.
 	first := startMonitored(t, corefile)
@@ -89,7 +79,7 @@ func TestReloadReplacesGauges(t *testing.T) {
 
 	srv := startMonitored(t, corefile)
 	series := func() (float64, bool) {
-		return srv.scrape(t).sum("coredns_mailustats_active_instances", "version", "gone-18", "window", "1d")
+		return srv.scrape(t).Sum("coredns_mailustats_active_instances", "version", "gone-18", "window", "1d")
 	}
 	eventually(t, startTimeout, "the gone-18 series before the reload", func() (bool, string) {
 		v, ok := series()
