@@ -153,15 +153,7 @@ func TestOpenRefusesBothKinds(t *testing.T) {
 		rows[inst] = rs
 	}
 	createVersion1(t, path, rows)
-	o, err := Parse([]string{path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := o.Open()
-	if err == nil {
-		s.Close()
-		t.Fatal("expected Open of a database with both kinds of instance IDs to fail")
-	}
+	err := openFails(t, path)
 	if want := "both raw instance IDs (4 UUIDs) and hash_ids digests (3)"; !strings.Contains(err.Error(), want) {
 		t.Errorf("expected an error saying %q, got %q", want, err)
 	}

@@ -127,27 +127,34 @@ func (r *planRows) reset() {
 	r.versionFirst.reset()
 }
 
+// dayVersionRows turns counts by day and version into rows of day, version id and count,
+// skipping zeros.
+func dayVersionRows(counts map[history.DayVersion]int64, versions *versionNames) ([][]int64, error) {
+	var rows [][]int64
+	for k, n := range counts {
+		if n == 0 {
+			continue
+		}
+		v, err := versions.known(k.Version)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, []int64{int64(k.Day), v, n})
+	}
+	return rows, nil
+}
+
 // writeDelta adds d to the aggregate tables, in the order of their keys, skipping zeros.
 func (p *planStatements) writeDelta(ctx context.Context, tx *sql.Tx, d *history.Delta, versions *versionNames, hurry func() bool) error {
-	var dayVersions, adoption, trend, days [][]int64
-	for k, n := range d.DayVersion {
-		if n != 0 {
-			v, err := versions.known(k.Version)
-			if err != nil {
-				return err
-			}
-			dayVersions = append(dayVersions, []int64{int64(k.Day), v, n})
-		}
+	dayVersions, err := dayVersionRows(d.DayVersion, versions)
+	if err != nil {
+		return err
 	}
-	for k, n := range d.Adoption {
-		if n != 0 {
-			v, err := versions.known(k.Version)
-			if err != nil {
-				return err
-			}
-			adoption = append(adoption, []int64{int64(k.Day), v, n})
-		}
+	adoption, err := dayVersionRows(d.Adoption, versions)
+	if err != nil {
+		return err
 	}
+	var trend, days [][]int64
 	for k, n := range d.Trend {
 		if n != 0 {
 			v, err := versions.known(k.Version)

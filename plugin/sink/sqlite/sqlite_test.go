@@ -156,16 +156,7 @@ func TestOpenNotADatabase(t *testing.T) {
 // checkOpenFails opens a sink at path and expects an error that names path.
 func checkOpenFails(t *testing.T, path string) {
 	t.Helper()
-	o, err := Parse([]string{path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := o.Open()
-	if err == nil {
-		s.Close()
-		t.Fatalf("expected Open(%s) to fail", path)
-	}
-	if !strings.Contains(err.Error(), path) {
+	if err := openFails(t, path); !strings.Contains(err.Error(), path) {
 		t.Errorf("expected the error to name %s, got %q", path, err)
 	}
 }
@@ -298,4 +289,19 @@ func TestOpenRelativePath(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("data", "stats.db")); err != nil {
 		t.Errorf("expected data/stats.db, got %v", err)
 	}
+}
+
+// openFails opens a sink at path, which must fail, and returns the error.
+func openFails(t *testing.T, path string) error {
+	t.Helper()
+	o, err := Parse([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := o.Open()
+	if err == nil {
+		s.Close()
+		t.Fatalf("expected Open(%s) to fail", path)
+	}
+	return err
 }
