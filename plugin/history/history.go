@@ -13,6 +13,7 @@
 //     the version for the first time that day (Adoption);
 //   - the changes of version: i's rows ordered by day, first sighting and version, two
 //     consecutive rows with different versions make a change dated by the later row's day;
+//     per day, change and version, the instances that made the change that day (Changes);
 //   - for each window W of TrendWindows, Trend: i counts on day D under version v when its
 //     latest day with rows up to D is within the W days ending at D and its final row that day
 //     has version v. Each day d with rows adds +1 under its final version at d and -1 at the
@@ -100,6 +101,7 @@ type Delta struct {
 	DayVersion map[DayVersion]int64
 	Day        map[int32]DayCount
 	Adoption   map[DayVersion]int64
+	Changes    map[Change]int64
 	Trend      map[TrendKey]int64
 }
 
@@ -109,6 +111,7 @@ func NewDelta() *Delta {
 		DayVersion: map[DayVersion]int64{},
 		Day:        map[int32]DayCount{},
 		Adoption:   map[DayVersion]int64{},
+		Changes:    map[Change]int64{},
 		Trend:      map[TrendKey]int64{},
 	}
 }
@@ -171,7 +174,13 @@ func (d *Delta) Plan(before Before, batch []Row) Plan {
 	if before.Since < m {
 		p.ChangesAfter = before.Since // the rows of that day and before are as they were
 	}
+	for _, c := range changes(old, p.ChangesAfter) { // those the store holds after ChangesAfter
+		d.Changes[c]--
+	}
 	p.Changes = changes(after, p.ChangesAfter)
+	for _, c := range p.Changes {
+		d.Changes[c]++
+	}
 	return p
 }
 
@@ -293,6 +302,9 @@ func (d *Delta) Add(e *Delta) {
 	}
 	for k, n := range e.Adoption {
 		d.Adoption[k] += n
+	}
+	for k, n := range e.Changes {
+		d.Changes[k] += n
 	}
 	for k, n := range e.Trend {
 		d.Trend[k] += n

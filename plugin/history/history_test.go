@@ -309,6 +309,7 @@ func checkAgainstReference(t *testing.T, rows map[string]map[DayVersion]Row, sta
 	if !reflect.DeepEqual(state, ref.state) {
 		t.Errorf("states: expected %v, got %v", ref.state, state)
 	}
+	perDay := map[Change]int64{}
 	for inst := range rows {
 		got, want := slices.Clone(changes[inst]), slices.Clone(ref.changes[inst])
 		sortChanges(got)
@@ -316,6 +317,12 @@ func checkAgainstReference(t *testing.T, rows map[string]map[DayVersion]Row, sta
 		if !slices.Equal(got, want) {
 			t.Errorf("changes of %s: expected %v, got %v", inst, want, got)
 		}
+		for _, c := range want {
+			perDay[c]++
+		}
+	}
+	if got := nonZero(agg.Changes); !reflect.DeepEqual(got, perDay) {
+		t.Errorf("changes per day: expected %v, got %v", perDay, got)
 	}
 	for _, w := range TrendWindows {
 		if got := trendCounts(agg, w, 0, span+w); !reflect.DeepEqual(got, ref.trend[w]) {

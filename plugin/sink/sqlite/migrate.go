@@ -30,14 +30,18 @@ var migrations = []migration{
 	) WITHOUT ROWID;`},
 	// Store version 2: interned instances and versions, integer days, the sightings as the base
 	// rows, and the aggregates the statistics read, kept in step by the writer.
-	{sql: version2SQL, step: toVersion2},
+	{sql: version2SQL, step: toVersion2, rebuild: true},
+	// Store version 3: the changes per day, and each change's previous one, for Upgrades.
+	{sql: version3SQL},
 }
 
-// migration is one schema change: SQL, then, if the data must be converted, a Go step, in the
-// same transaction.
+// migration is one schema change: SQL, then, if the data must be converted, a Go step.
 type migration struct {
 	sql  string
 	step func(ctx context.Context, tx *sql.Tx) error
+	// rebuild: the migration leaves the aggregates to Rebuild, run once every migration is
+	// applied, so that it fills the tables of the latest schema.
+	rebuild bool
 }
 
 func (m migration) apply(ctx context.Context, tx *sql.Tx) error {
@@ -50,46 +54,45 @@ func (m migration) apply(ctx context.Context, tx *sql.Tx) error {
 	return m.step(ctx, tx)
 }
 
-// migrate applies the migrations the database lacks, each in its own transaction.
+// migrate applies the migrations the database lacks, and then Rebuild if one of them asks
+// for it, in one transaction. The version is read inside the IMMEDIATE transaction, so of two
+// processes starting at once the second waits and then finds the schema up to date; a
+// migration cut short, even by the process being killed, leaves the version before it.
 func migrate(ctx context.Context, db *sql.DB) error {
-	for {
-		done, err := migrateOne(ctx, db)
-		if done || err != nil {
-			return err
-		}
-	}
-}
-
-// migrateOne applies the next migration, if any, and reports whether the schema is up to date.
-// The version is read inside the IMMEDIATE transaction, so of two processes starting at once
-// the second waits and then finds the migration applied; a migration cut short, even by the
-// process being killed, leaves the version before it.
-func migrateOne(ctx context.Context, db *sql.DB) (done bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer tx.Rollback()
 	const initSchema = `CREATE TABLE IF NOT EXISTS mailustats_schema (version INTEGER NOT NULL);
 		INSERT INTO mailustats_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM mailustats_schema);`
 	if _, err := tx.ExecContext(ctx, initSchema); err != nil {
-		return false, err
+		return err
 	}
 	var version int
 	if err := tx.QueryRowContext(ctx, `SELECT version FROM mailustats_schema`).Scan(&version); err != nil {
-		return false, err
+		return err
 	}
 	switch {
 	case version == len(migrations):
-		return true, tx.Commit()
+		return tx.Commit()
 	case version > len(migrations):
-		return false, fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(migrations))
+		return fmt.Errorf("schema version %d is newer than this build knows (%d)", version, len(migrations))
 	}
-	if err := migrations[version].apply(ctx, tx); err != nil {
-		return false, fmt.Errorf("migration %d: %w", version+1, err)
+	rebuild := false
+	for i, m := range migrations[version:] {
+		if err := m.apply(ctx, tx); err != nil {
+			return fmt.Errorf("migration %d: %w", version+i+1, err)
+		}
+		rebuild = rebuild || m.rebuild
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE mailustats_schema SET version = ?`, version+1); err != nil {
-		return false, err
+	if rebuild {
+		if err := Rebuild(ctx, tx); err != nil {
+			return fmt.Errorf("rebuilding the aggregates: %w", err)
+		}
 	}
-	return false, tx.Commit()
+	if _, err := tx.ExecContext(ctx, `UPDATE mailustats_schema SET version = ?`, len(migrations)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -89,7 +89,7 @@ func checkVersion1(t *testing.T, path string, rows map[string][]viewRow) {
 // and aggregates that match their definitions and a Rebuild.
 func checkMigrated(t *testing.T, s *store, rows map[string][]viewRow) {
 	t.Helper()
-	checkRows(t, "schema version", schemaVersion(t, s.db), [][]any{{int64(2)}})
+	checkRows(t, "schema version", schemaVersion(t, s.db), [][]any{{int64(len(migrations))}})
 	if got := viewRows(t, s.db); !reflect.DeepEqual(got, rows) {
 		t.Errorf("daily rows: expected\n%v\ngot\n%v", rows, got)
 	}
@@ -244,5 +244,45 @@ func TestMigration1AsReleased(t *testing.T) {
 	const released = "168aa5c9ec7ca3f5a20f1186966b2d3c6224f0dd99661c1502819b3ea241a205" // its SHA-256
 	if got := fmt.Sprintf("%x", sha256.Sum256([]byte(migrations[0].sql))); got != released || migrations[0].step != nil {
 		t.Errorf("migration 1 changed: SHA-256 %s, step %v", got, migrations[0].step != nil)
+	}
+}
+
+// version2Of takes back from a database of version 3 what migration 3 added, leaving it as a
+// database of version 2 written by the release that had no migration 3.
+const version2Of = `DROP INDEX changes_repeats;
+	DROP TABLE day_changes;
+	ALTER TABLE changes DROP COLUMN previous_day;
+	CREATE INDEX changes_day ON changes (day);
+	UPDATE mailustats_schema SET version = 2;`
+
+// TestOpenMigratesVersion2 writes random histories, takes the database back to version 2, and
+// opens it: migration 3 fills the changes per day and the previous days of changes as the
+// writer keeps them, and the daily view holds the rows as before.
+func TestOpenMigratesVersion2(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 4))
+			records := generate(rng, 20, 700)
+			path := filepath.Join(t.TempDir(), "stats.db")
+			s := open(t, path)
+			for i, rest := 0, records; len(rest) > 0; i++ {
+				n := min(len(rest), 1+rng.IntN(40))
+				write(t, s, batch(fmt.Sprint(i), rest[:n]...))
+				rest = rest[n:]
+			}
+			if _, err := s.db.Exec(version2Of); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = open(t, path)
+			checkRows(t, "schema version", schemaVersion(t, s.db), [][]any{{int64(len(migrations))}})
+			if got, want := viewRows(t, s.db), rowsOf(records); !reflect.DeepEqual(got, want) {
+				t.Errorf("daily rows: expected\n%v\ngot\n%v", want, got)
+			}
+			checkAggregates(t, s.db)
+			checkRebuild(t, s.db)
+		})
 	}
 }

@@ -22,10 +22,12 @@ const (
 	addDayCountsHead   = `INSERT INTO day_counts (day, instances, new_instances) VALUES `
 	addDayCountsTail   = ` ON CONFLICT (day) DO UPDATE SET instances = instances + excluded.instances,
 		new_instances = new_instances + excluded.new_instances`
-	addAdoptionHead = `INSERT INTO day_adoption (day, version, instances) VALUES `
-	addAdoptionTail = ` ON CONFLICT (day, version) DO UPDATE SET instances = instances + excluded.instances`
-	addTrendHead    = `INSERT INTO trend_deltas (window_days, day, version, delta) VALUES `
-	addTrendTail    = ` ON CONFLICT (window_days, day, version) DO UPDATE SET delta = delta + excluded.delta`
+	addAdoptionHead   = `INSERT INTO day_adoption (day, version, instances) VALUES `
+	addAdoptionTail   = ` ON CONFLICT (day, version) DO UPDATE SET instances = instances + excluded.instances`
+	addDayChangesHead = `INSERT INTO day_changes (day, from_version, to_version, instances) VALUES `
+	addDayChangesTail = ` ON CONFLICT (day, from_version, to_version) DO UPDATE SET instances = instances + excluded.instances`
+	addTrendHead      = `INSERT INTO trend_deltas (window_days, day, version, delta) VALUES `
+	addTrendTail      = ` ON CONFLICT (window_days, day, version) DO UPDATE SET delta = delta + excluded.delta`
 
 	row3 = `(?, ?, ?)`
 	row4 = `(?, ?, ?, ?)`
@@ -35,11 +37,11 @@ const (
 
 // aggregateTables are the tables computed from the sightings, but for instances, whose rows
 // stay and whose state is recomputed.
-var aggregateTables = []string{"changes", "instance_versions", "day_versions", "day_counts", "day_adoption", "trend_deltas"}
+var aggregateTables = []string{"changes", "instance_versions", "day_versions", "day_counts", "day_adoption", "day_changes", "trend_deltas"}
 
 // planStatements store what history plans.
 type planStatements struct {
-	changes, versionFirst, dayVersions, dayCounts, adoption, trend multiRow
+	changes, versionFirst, dayVersions, dayCounts, adoption, dayChanges, trend multiRow
 }
 
 func newPlanStatements() *planStatements {
@@ -49,12 +51,13 @@ func newPlanStatements() *planStatements {
 		dayVersions:  multiRow{head: addDayVersionsHead, row: row3, tail: addDayVersionsTail},
 		dayCounts:    multiRow{head: addDayCountsHead, row: row3, tail: addDayCountsTail},
 		adoption:     multiRow{head: addAdoptionHead, row: row3, tail: addAdoptionTail},
+		dayChanges:   multiRow{head: addDayChangesHead, row: row4, tail: addDayChangesTail},
 		trend:        multiRow{head: addTrendHead, row: row4, tail: addTrendTail},
 	}
 }
 
 func (p *planStatements) all() []*multiRow {
-	return []*multiRow{&p.changes, &p.versionFirst, &p.dayVersions, &p.dayCounts, &p.adoption, &p.trend}
+	return []*multiRow{&p.changes, &p.versionFirst, &p.dayVersions, &p.dayCounts, &p.adoption, &p.dayChanges, &p.trend}
 }
 
 // ints are rows of integers, flattened.
@@ -154,7 +157,20 @@ func (p *planStatements) writeDelta(ctx context.Context, tx *sql.Tx, d *history.
 	if err != nil {
 		return err
 	}
-	var trend, days [][]int64
+	var trend, days, dayChanges [][]int64
+	for c, n := range d.Changes {
+		if n != 0 {
+			from, err := versions.known(c.From)
+			if err != nil {
+				return err
+			}
+			to, err := versions.known(c.To)
+			if err != nil {
+				return err
+			}
+			dayChanges = append(dayChanges, []int64{int64(c.Day), from, to, n})
+		}
+	}
 	for k, n := range d.Trend {
 		if n != 0 {
 			v, err := versions.known(k.Version)
@@ -173,7 +189,8 @@ func (p *planStatements) writeDelta(ctx context.Context, tx *sql.Tx, d *history.
 		m     *multiRow
 		width int
 		rows  [][]int64
-	}{{&p.dayVersions, 3, dayVersions}, {&p.dayCounts, 3, days}, {&p.adoption, 3, adoption}, {&p.trend, 4, trend}} {
+	}{{&p.dayVersions, 3, dayVersions}, {&p.dayCounts, 3, days}, {&p.adoption, 3, adoption},
+		{&p.dayChanges, 4, dayChanges}, {&p.trend, 4, trend}} {
 		slices.SortFunc(t.rows, slices.Compare)
 		flat := ints{width: t.width}
 		for _, row := range t.rows {

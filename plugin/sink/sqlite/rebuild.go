@@ -98,7 +98,11 @@ func Rebuild(ctx context.Context, tx *sql.Tx) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return statements.writeDelta(ctx, tx, delta, &versions, inHurry)
+	if err := statements.writeDelta(ctx, tx, delta, &versions, inHurry); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, markAllRepeats)
+	return err
 }
 
 // inHurry is the hurry of work that no answers wait for.

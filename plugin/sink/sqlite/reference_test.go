@@ -43,7 +43,9 @@ func viewRows(t testing.TB, db *sql.DB) map[string][]viewRow {
 type aggregates struct {
 	states       map[string]history.State
 	versionFirst map[string]map[string]int32
-	changes      map[string][]history.Change // sorted
+	changes      map[string][]history.Change         // sorted
+	repeats      map[string]map[history.Change]int32 // the previous day of changes made before
+	dayChanges   map[history.Change]int64
 	dayVersions  map[history.DayVersion]int64
 	days         map[int32]history.DayCount
 	adoption     map[history.DayVersion]int64
@@ -52,7 +54,8 @@ type aggregates struct {
 
 func newAggregates() aggregates {
 	return aggregates{states: map[string]history.State{}, versionFirst: map[string]map[string]int32{},
-		changes: map[string][]history.Change{}, dayVersions: map[history.DayVersion]int64{},
+		changes: map[string][]history.Change{}, repeats: map[string]map[history.Change]int32{},
+		dayChanges: map[history.Change]int64{}, dayVersions: map[history.DayVersion]int64{},
 		days: map[int32]history.DayCount{}, adoption: map[history.DayVersion]int64{},
 		trend: map[int32]map[int32]map[string]int64{}}
 }
@@ -99,6 +102,14 @@ func referenceOf(all map[string][]viewRow, lastDay int32) aggregates {
 			}
 		}
 		sortChanges(ref.changes[inst])
+		made := map[[2]string]int32{} // the day of each change made so far
+		for _, ch := range ref.changes[inst] {
+			ref.dayChanges[ch]++
+			if day, ok := made[[2]string{ch.From, ch.To}]; ok {
+				addRepeat(ref.repeats, inst, ch, day)
+			}
+			made[[2]string{ch.From, ch.To}] = ch.Day
+		}
 
 		for _, w := range history.TrendWindows {
 			latest := 0 // the index in rowDays of the latest day with rows up to day
@@ -113,6 +124,13 @@ func referenceOf(all map[string][]viewRow, lastDay int32) aggregates {
 		}
 	}
 	return ref
+}
+
+func addRepeat(repeats map[string]map[history.Change]int32, inst string, ch history.Change, previous int32) {
+	if repeats[inst] == nil {
+		repeats[inst] = map[history.Change]int32{}
+	}
+	repeats[inst][ch] = previous
 }
 
 func addTrend(trend map[int32]map[int32]map[string]int64, w, day int32, version string, n int64) {
@@ -158,6 +176,15 @@ func storedAggregates(t testing.TB, db *sql.DB, lastDay int32) aggregates {
 	}
 	for _, c := range got.changes {
 		sortChanges(c)
+	}
+	for _, r := range query(t, db, `SELECT key, day, f.name, t.name, previous_day FROM changes JOIN instances AS i ON i.id = instance
+		JOIN versions AS f ON f.id = from_version JOIN versions AS t ON t.id = to_version WHERE previous_day IS NOT NULL`) {
+		ch := history.Change{Day: int32(r[1].(int64)), From: r[2].(string), To: r[3].(string)}
+		addRepeat(got.repeats, instance(r[0]), ch, int32(r[4].(int64)))
+	}
+	for _, r := range query(t, db, `SELECT day, f.name, t.name, instances FROM day_changes
+		JOIN versions AS f ON f.id = from_version JOIN versions AS t ON t.id = to_version WHERE instances != 0`) {
+		got.dayChanges[history.Change{Day: int32(r[0].(int64)), From: r[1].(string), To: r[2].(string)}] = r[3].(int64)
 	}
 	for _, r := range query(t, db, `SELECT day, v.name, instances FROM day_versions JOIN versions AS v ON v.id = version WHERE instances != 0`) {
 		got.dayVersions[history.DayVersion{Day: int32(r[0].(int64)), Version: r[1].(string)}] = r[2].(int64)
@@ -211,6 +238,8 @@ func checkAggregates(t testing.TB, db *sql.DB) {
 		{"states", got.states, want.states},
 		{"first days of versions", got.versionFirst, want.versionFirst},
 		{"changes", got.changes, want.changes},
+		{"previous days of changes", got.repeats, want.repeats},
+		{"day_changes", got.dayChanges, want.dayChanges},
 		{"day_versions", got.dayVersions, want.dayVersions},
 		{"day_counts", got.days, want.days},
 		{"day_adoption", got.adoption, want.adoption},
@@ -233,6 +262,7 @@ func tableContents(t testing.TB, db *sql.DB) map[string]string {
 		"day_versions":      `SELECT * FROM day_versions WHERE instances != 0 ORDER BY day, version`,
 		"day_counts":        `SELECT * FROM day_counts WHERE instances != 0 OR new_instances != 0 ORDER BY day`,
 		"day_adoption":      `SELECT * FROM day_adoption WHERE instances != 0 ORDER BY day, version`,
+		"day_changes":       `SELECT * FROM day_changes WHERE instances != 0 ORDER BY day, from_version, to_version`,
 		"trend_deltas":      `SELECT * FROM trend_deltas WHERE delta != 0 ORDER BY window_days, day, version`,
 	} {
 		out[name] = fmt.Sprint(query(t, db, q))

@@ -93,8 +93,8 @@ const (
 			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`
 )
 
-// toVersion2 moves the rows of the daily table of version 1 into the tables of version 2,
-// computes the aggregates, and leaves a view in the table's place.
+// toVersion2 moves the rows of the daily table of version 1 into the tables of version 2 and
+// leaves a view in the table's place; the migration's Rebuild computes the aggregates.
 func toVersion2(ctx context.Context, tx *sql.Tx) error {
 	kind, err := version1Kind(ctx, tx)
 	if err != nil {
@@ -105,16 +105,12 @@ func toVersion2(ctx context.Context, tx *sql.Tx) error {
 			return err
 		}
 	}
-	for _, q := range []string{internVersions, internInstances, copySightings} {
+	for _, q := range []string{internVersions, internInstances, copySightings, dailyViewSQL} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
 	}
-	if err := Rebuild(ctx, tx); err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, dailyViewSQL)
-	return err
+	return nil
 }
 
 // version1Kind returns the kind of the instance IDs in the daily table of version 1, or "" if

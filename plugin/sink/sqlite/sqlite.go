@@ -129,6 +129,7 @@ type store struct {
 	// The statements over many rows of Write.
 	findKeys, findSightings, findVersionFirst       multiRow
 	upsertSightings, upsertInstances, deleteChanges multiRow
+	markRepeats                                     multiRow
 	insertEvents                                    multiRow // only with opts.Events
 	plans                                           *planStatements
 
@@ -143,7 +144,7 @@ type store struct {
 // statements are the statements over many rows of Write.
 func (s *store) statements() []*multiRow {
 	all := append(s.plans.all(), &s.findKeys, &s.findSightings, &s.findVersionFirst,
-		&s.upsertSightings, &s.upsertInstances, &s.deleteChanges)
+		&s.upsertSightings, &s.upsertInstances, &s.deleteChanges, &s.markRepeats)
 	if s.opts.Events {
 		all = append(all, &s.insertEvents)
 	}
@@ -165,6 +166,7 @@ func (s *store) prepare(ctx context.Context) error {
 	s.upsertSightings = multiRow{head: upsertSightingsHead, row: row6, tail: upsertSightingsTail}
 	s.upsertInstances = multiRow{head: upsertInstancesHead, row: row6, tail: upsertInstancesTail}
 	s.deleteChanges = multiRow{head: deleteChangesHead, row: pairRow, tail: deleteChangesTail}
+	s.markRepeats = multiRow{head: markRepeatsHead, row: pairRow, tail: markRepeatsTail}
 	s.insertEvents = multiRow{head: insertEventsHead, row: row3}
 	s.plans = newPlanStatements()
 	for _, m := range s.statements() {

@@ -187,6 +187,7 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 	}
 	var changed []changedState
 	changesAfter := ints{width: 2} // the instances whose changes may be replaced: id, ChangesAfter
+	newChanges := ints{width: 2}   // the instances with changes to insert: id, ChangesAfter
 	for _, inst := range instances {
 		if inst.repeat() {
 			r := inst.last[0]
@@ -212,6 +213,9 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 		if slices.ContainsFunc(inst.before.Rows, func(r history.Row) bool { return r.Day > p.ChangesAfter }) {
 			changesAfter.add(inst.id, int64(p.ChangesAfter))
 		}
+		if len(p.Changes) > 0 {
+			newChanges.add(inst.id, int64(p.ChangesAfter))
+		}
 	}
 
 	steps := []struct {
@@ -228,6 +232,7 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 		}},
 		{"changes", func() error { return changesAfter.exec(ctx, tx, &s.deleteChanges, hurry) }},
 		{"changes", func() error { return out.changes.exec(ctx, tx, &s.plans.changes, hurry) }},
+		{"changes", func() error { return newChanges.exec(ctx, tx, &s.markRepeats, hurry) }},
 		{"instance_versions", func() error { return out.versionFirst.exec(ctx, tx, &s.plans.versionFirst, hurry) }},
 		{"aggregates", func() error { return s.plans.writeDelta(ctx, tx, delta, &s.versions, hurry) }},
 	}

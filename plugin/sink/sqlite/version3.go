@@ -1,0 +1,41 @@
+package sqlite
+
+// Store version 3 keeps what Upgrades reads over long windows without reading every change:
+// per day and change of version, the instances that made it (day_changes, the
+// history.Delta.Changes aggregate), and on each change the day its instance last made the
+// same change before (previous_day), so that an instance making a change twice in a window is
+// counted once: a window's count of a change is the sum of its day_changes less its changes
+// whose previous_day is in the window too, which the partial index changes_repeats holds.
+// Nothing else read the changes by day, so their index on day goes.
+const version3SQL = `ALTER TABLE changes ADD COLUMN previous_day INTEGER;
+	DROP INDEX changes_day;
+	CREATE INDEX changes_repeats ON changes (day, previous_day, from_version, to_version)
+		WHERE previous_day IS NOT NULL;
+	CREATE TABLE day_changes (day INTEGER NOT NULL, from_version INTEGER NOT NULL, to_version INTEGER NOT NULL,
+		instances INTEGER NOT NULL, PRIMARY KEY (day, from_version, to_version)) WITHOUT ROWID;
+	` + markAllRepeats + `;
+	INSERT INTO day_changes (day, from_version, to_version, instances)
+		SELECT day, from_version, to_version, count(*) FROM changes GROUP BY day, from_version, to_version;`
+
+// previousChange is, in an UPDATE of changes, the day the instance last made the change
+// before: a search of the primary key of changes.
+const previousChange = `(SELECT max(p.day) FROM changes AS p WHERE p.instance = changes.instance AND p.day < changes.day
+		AND p.from_version = changes.from_version AND p.to_version = changes.to_version)`
+
+const (
+	// markAllRepeats sets previous_day on every change that repeats an earlier one of its
+	// instance, as Rebuild and the migration need after inserting the changes.
+	markAllRepeats = `UPDATE changes SET previous_day = r.previous_day
+	FROM (SELECT instance, day, from_version, to_version,
+		lag(day) OVER (PARTITION BY instance, from_version, to_version ORDER BY day) AS previous_day
+		FROM changes) AS r
+	WHERE r.previous_day IS NOT NULL AND changes.instance = r.instance AND changes.day = r.day
+		AND changes.from_version = r.from_version AND changes.to_version = r.to_version`
+
+	// markRepeats sets previous_day on the changes of instances dated after a day, those a
+	// batch inserted.
+	markRepeatsHead = `WITH batch (instance, after) AS (VALUES `
+	markRepeatsTail = `) UPDATE changes SET previous_day = ` + previousChange + `
+	WHERE instance IN (SELECT instance FROM batch)
+		AND day > (SELECT after FROM batch WHERE batch.instance = changes.instance)`
+)
