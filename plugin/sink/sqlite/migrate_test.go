@@ -251,6 +251,7 @@ func TestMigration1AsReleased(t *testing.T) {
 // database of version 2 written by the release that had no migration 3.
 const version2Of = `DROP INDEX changes_repeats;
 	DROP TABLE day_changes;
+	DROP TABLE change_instances;
 	ALTER TABLE changes DROP COLUMN previous_day;
 	CREATE INDEX changes_day ON changes (day);
 	UPDATE mailustats_schema SET version = 2;`

@@ -37,7 +37,7 @@ const (
 
 // aggregateTables are the tables computed from the sightings, but for instances, whose rows
 // stay and whose state is recomputed.
-var aggregateTables = []string{"changes", "instance_versions", "day_versions", "day_counts", "day_adoption", "day_changes", "trend_deltas"}
+var aggregateTables = []string{"changes", "instance_versions", "day_versions", "day_counts", "day_adoption", "day_changes", "change_instances", "trend_deltas"}
 
 // planStatements store what history plans.
 type planStatements struct {

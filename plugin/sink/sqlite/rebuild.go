@@ -101,8 +101,12 @@ func Rebuild(ctx context.Context, tx *sql.Tx) error {
 	if err := statements.writeDelta(ctx, tx, delta, &versions, inHurry); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, markAllRepeats)
-	return err
+	for _, q := range []string{markAllRepeats, fillChangeInstances} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // inHurry is the hurry of work that no answers wait for.

@@ -46,6 +46,7 @@ type aggregates struct {
 	changes      map[string][]history.Change         // sorted
 	repeats      map[string]map[history.Change]int32 // the previous day of changes made before
 	dayChanges   map[history.Change]int64
+	everMade     map[[2]string]int64 // per change, from and to, the instances that made it
 	dayVersions  map[history.DayVersion]int64
 	days         map[int32]history.DayCount
 	adoption     map[history.DayVersion]int64
@@ -55,7 +56,7 @@ type aggregates struct {
 func newAggregates() aggregates {
 	return aggregates{states: map[string]history.State{}, versionFirst: map[string]map[string]int32{},
 		changes: map[string][]history.Change{}, repeats: map[string]map[history.Change]int32{},
-		dayChanges: map[history.Change]int64{}, dayVersions: map[history.DayVersion]int64{},
+		dayChanges: map[history.Change]int64{}, everMade: map[[2]string]int64{}, dayVersions: map[history.DayVersion]int64{},
 		days: map[int32]history.DayCount{}, adoption: map[history.DayVersion]int64{},
 		trend: map[int32]map[int32]map[string]int64{}}
 }
@@ -107,6 +108,8 @@ func referenceOf(all map[string][]viewRow, lastDay int32) aggregates {
 			ref.dayChanges[ch]++
 			if day, ok := made[[2]string{ch.From, ch.To}]; ok {
 				addRepeat(ref.repeats, inst, ch, day)
+			} else {
+				ref.everMade[[2]string{ch.From, ch.To}]++
 			}
 			made[[2]string{ch.From, ch.To}] = ch.Day
 		}
@@ -182,6 +185,10 @@ func storedAggregates(t testing.TB, db *sql.DB, lastDay int32) aggregates {
 		ch := history.Change{Day: int32(r[1].(int64)), From: r[2].(string), To: r[3].(string)}
 		addRepeat(got.repeats, instance(r[0]), ch, int32(r[4].(int64)))
 	}
+	for _, r := range query(t, db, `SELECT f.name, t.name, instances FROM change_instances
+		JOIN versions AS f ON f.id = from_version JOIN versions AS t ON t.id = to_version WHERE instances != 0`) {
+		got.everMade[[2]string{r[0].(string), r[1].(string)}] = r[2].(int64)
+	}
 	for _, r := range query(t, db, `SELECT day, f.name, t.name, instances FROM day_changes
 		JOIN versions AS f ON f.id = from_version JOIN versions AS t ON t.id = to_version WHERE instances != 0`) {
 		got.dayChanges[history.Change{Day: int32(r[0].(int64)), From: r[1].(string), To: r[2].(string)}] = r[3].(int64)
@@ -240,6 +247,7 @@ func checkAggregates(t testing.TB, db *sql.DB) {
 		{"changes", got.changes, want.changes},
 		{"previous days of changes", got.repeats, want.repeats},
 		{"day_changes", got.dayChanges, want.dayChanges},
+		{"change_instances", got.everMade, want.everMade},
 		{"day_versions", got.dayVersions, want.dayVersions},
 		{"day_counts", got.days, want.days},
 		{"day_adoption", got.adoption, want.adoption},
@@ -263,6 +271,7 @@ func tableContents(t testing.TB, db *sql.DB) map[string]string {
 		"day_counts":        `SELECT * FROM day_counts WHERE instances != 0 OR new_instances != 0 ORDER BY day`,
 		"day_adoption":      `SELECT * FROM day_adoption WHERE instances != 0 ORDER BY day, version`,
 		"day_changes":       `SELECT * FROM day_changes WHERE instances != 0 ORDER BY day, from_version, to_version`,
+		"change_instances":  `SELECT * FROM change_instances WHERE instances != 0 ORDER BY from_version, to_version`,
 		"trend_deltas":      `SELECT * FROM trend_deltas WHERE delta != 0 ORDER BY window_days, day, version`,
 	} {
 		out[name] = fmt.Sprint(query(t, db, q))

@@ -5,17 +5,22 @@ package sqlite
 // history.Delta.Changes aggregate), and on each change the day its instance last made the
 // same change before (previous_day), so that an instance making a change twice in a window is
 // counted once: a window's count of a change is the sum of its day_changes less its changes
-// whose previous_day is in the window too, which the partial index changes_repeats holds.
-// Nothing else read the changes by day, so their index on day goes.
+// whose previous_day is in the window too, which the partial index changes_repeats holds. For
+// the whole history, change_instances holds per change the instances that ever made it: the
+// changes without a previous_day. Nothing else read the changes by day, so their index on day
+// goes.
 const version3SQL = `ALTER TABLE changes ADD COLUMN previous_day INTEGER;
 	DROP INDEX changes_day;
 	CREATE INDEX changes_repeats ON changes (day, previous_day, from_version, to_version)
 		WHERE previous_day IS NOT NULL;
 	CREATE TABLE day_changes (day INTEGER NOT NULL, from_version INTEGER NOT NULL, to_version INTEGER NOT NULL,
 		instances INTEGER NOT NULL, PRIMARY KEY (day, from_version, to_version)) WITHOUT ROWID;
+	CREATE TABLE change_instances (from_version INTEGER NOT NULL, to_version INTEGER NOT NULL,
+		instances INTEGER NOT NULL, PRIMARY KEY (from_version, to_version)) WITHOUT ROWID;
 	` + markAllRepeats + `;
 	INSERT INTO day_changes (day, from_version, to_version, instances)
-		SELECT day, from_version, to_version, count(*) FROM changes GROUP BY day, from_version, to_version;`
+		SELECT day, from_version, to_version, count(*) FROM changes GROUP BY day, from_version, to_version;
+	` + fillChangeInstances + `;`
 
 // previousChange is, in an UPDATE of changes, the day the instance last made the change
 // before: a search of the primary key of changes.
@@ -31,6 +36,23 @@ const (
 		FROM changes) AS r
 	WHERE r.previous_day IS NOT NULL AND changes.instance = r.instance AND changes.day = r.day
 		AND changes.from_version = r.from_version AND changes.to_version = r.to_version`
+
+	// fillChangeInstances counts the first changes, those without previous_day, into an
+	// empty change_instances, as Rebuild and the migration need.
+	fillChangeInstances = `INSERT INTO change_instances (from_version, to_version, instances)
+	SELECT from_version, to_version, count(*) FROM changes WHERE previous_day IS NULL
+	GROUP BY from_version, to_version`
+
+	// countFirsts counts, per change, the first changes of instances dated after a day: what
+	// they add to change_instances.
+	countFirstsHead = `WITH batch (instance, after) AS (VALUES `
+	countFirstsTail = `) SELECT from_version, to_version, count(*) FROM changes
+	WHERE instance IN (SELECT instance FROM batch)
+		AND day > (SELECT after FROM batch WHERE batch.instance = changes.instance) AND previous_day IS NULL
+	GROUP BY from_version, to_version`
+
+	addChangeInstancesHead = `INSERT INTO change_instances (from_version, to_version, instances) VALUES `
+	addChangeInstancesTail = ` ON CONFLICT (from_version, to_version) DO UPDATE SET instances = instances + excluded.instances`
 
 	// markRepeats sets previous_day on the changes of instances dated after a day, those a
 	// batch inserted.
