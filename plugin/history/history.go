@@ -22,6 +22,7 @@ package history
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 )
@@ -79,7 +80,14 @@ type Plan struct {
 	Changes      []Change
 	// VersionFirst are the versions whose first day is new or earlier, with that day.
 	VersionFirst map[string]int32
+	// Made are the changes the instance makes after ChangesAfter now but did not before (+1),
+	// or made then but no longer does (-1), whatever their days. Those the instance did not
+	// make by ChangesAfter are what the instances that ever made each change gain or lose.
+	Made map[Pair]int64
 }
+
+// Pair is a change of version, whatever its day.
+type Pair struct{ From, To string }
 
 // DayVersion keys an aggregate by day and version.
 type DayVersion struct {
@@ -174,13 +182,15 @@ func (d *Delta) Plan(before Before, batch []Row) Plan {
 	if before.Since < m {
 		p.ChangesAfter = before.Since // the rows of that day and before are as they were
 	}
-	for _, c := range changes(old, p.ChangesAfter) { // those the store holds after ChangesAfter
+	stored := changes(old, p.ChangesAfter) // those the store holds after ChangesAfter
+	for _, c := range stored {
 		d.Changes[c]--
 	}
 	p.Changes = changes(after, p.ChangesAfter)
 	for _, c := range p.Changes {
 		d.Changes[c]++
 	}
+	p.Made = made(stored, p.Changes)
 	return p
 }
 
@@ -281,6 +291,29 @@ func changes(rows []Row, after int32) []Change {
 		if b.Day > after && a.Version != b.Version && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// made returns the pairs of the changes in now but not in before (+1), and in before but not
+// in now (-1); nil if there are none.
+func made(before, now []Change) map[Pair]int64 {
+	if len(before) == 0 && len(now) == 0 {
+		return nil
+	}
+	out, gained := map[Pair]int64{}, map[Pair]bool{}
+	for _, c := range before {
+		out[Pair{c.From, c.To}] = -1
+	}
+	for _, c := range now {
+		gained[Pair{c.From, c.To}] = true
+	}
+	for p := range gained {
+		out[p]++
+	}
+	maps.DeleteFunc(out, func(_ Pair, n int64) bool { return n == 0 })
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

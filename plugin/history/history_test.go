@@ -17,6 +17,7 @@ type memStore struct {
 	state        map[string]State
 	changes      map[string][]Change
 	versionFirst map[string]map[string]int32
+	everMade     map[Pair]int64 // the instances that ever made each change, kept from Plan.Made
 	agg          *Delta
 }
 
@@ -26,6 +27,7 @@ func newMemStore() *memStore {
 		state:        map[string]State{},
 		changes:      map[string][]Change{},
 		versionFirst: map[string]map[string]int32{},
+		everMade:     map[Pair]int64{},
 		agg:          NewDelta(),
 	}
 }
@@ -94,6 +96,11 @@ func (s *memStore) apply(inst string, p Plan) {
 		s.rows[inst][DayVersion{r.Day, r.Version}] = r
 	}
 	s.state[inst] = p.State
+	for pair, n := range p.Made {
+		if !slices.ContainsFunc(s.changes[inst], func(c Change) bool { return c.Day <= p.ChangesAfter && (Pair{c.From, c.To}) == pair }) {
+			s.everMade[pair] += n
+		}
+	}
 	s.changes[inst] = slices.DeleteFunc(s.changes[inst], func(c Change) bool { return c.Day > p.ChangesAfter })
 	s.changes[inst] = append(s.changes[inst], p.Changes...)
 	maps.Copy(s.versionFirst[inst], p.VersionFirst)
@@ -276,6 +283,19 @@ func TestPlanMatchesDefinitions(t *testing.T) {
 				records = records[n:]
 			}
 			checkAgainstReference(t, s.rows, s.state, s.changes, s.agg, span)
+			everMade := map[Pair]int64{}
+			for _, changes := range s.changes {
+				pairs := map[Pair]bool{}
+				for _, c := range changes {
+					pairs[Pair{c.From, c.To}] = true
+				}
+				for p := range pairs {
+					everMade[p]++
+				}
+			}
+			if got := nonZero(s.everMade); !reflect.DeepEqual(got, everMade) {
+				t.Errorf("instances that ever made each change: expected %v, got %v", everMade, got)
+			}
 
 			rebuilt := NewDelta()
 			rebuiltState, rebuiltChanges := map[string]State{}, map[string][]Change{}

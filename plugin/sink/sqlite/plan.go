@@ -89,10 +89,11 @@ type planRows struct {
 	states       ints // id, first_day, last_day, days, last_version
 	changes      ints // instance, day, from_version, to_version
 	versionFirst ints // instance, version, first_day
+	made         ints // instance, ChangesAfter, from_version, to_version, Made's count
 }
 
 func newPlanRows() *planRows {
-	return &planRows{states: ints{width: 5}, changes: ints{width: 4}, versionFirst: ints{width: 3}}
+	return &planRows{states: ints{width: 5}, changes: ints{width: 4}, versionFirst: ints{width: 3}, made: ints{width: 5}}
 }
 
 // add adds the rows of the plan of instance id. The versions of the plan are those of its
@@ -104,15 +105,18 @@ func (r *planRows) add(id int64, p history.Plan, versions *versionNames) error {
 	}
 	r.states.add(id, int64(p.State.FirstDay), int64(p.State.LastDay), p.State.Days, last)
 	for _, c := range p.Changes {
-		from, err := versions.known(c.From)
-		if err != nil {
-			return err
-		}
-		to, err := versions.known(c.To)
+		from, to, err := pairIDs(versions, history.Pair{From: c.From, To: c.To})
 		if err != nil {
 			return err
 		}
 		r.changes.add(id, int64(c.Day), from, to)
+	}
+	for pair, n := range p.Made {
+		from, to, err := pairIDs(versions, pair)
+		if err != nil {
+			return err
+		}
+		r.made.add(id, int64(p.ChangesAfter), from, to, n)
 	}
 	for name, day := range p.VersionFirst {
 		v, err := versions.known(name)
@@ -124,10 +128,19 @@ func (r *planRows) add(id int64, p history.Plan, versions *versionNames) error {
 	return nil
 }
 
+// pairIDs are the ids of the versions of a change, which the transaction has met.
+func pairIDs(versions *versionNames, p history.Pair) (from, to int64, err error) {
+	if from, err = versions.known(p.From); err == nil {
+		to, err = versions.known(p.To)
+	}
+	return from, to, err
+}
+
 func (r *planRows) reset() {
 	r.states.reset()
 	r.changes.reset()
 	r.versionFirst.reset()
+	r.made.reset()
 }
 
 // dayVersionRows turns counts by day and version into rows of day, version id and count,
@@ -160,11 +173,7 @@ func (p *planStatements) writeDelta(ctx context.Context, tx *sql.Tx, d *history.
 	var trend, days, dayChanges [][]int64
 	for c, n := range d.Changes {
 		if n != 0 {
-			from, err := versions.known(c.From)
-			if err != nil {
-				return err
-			}
-			to, err := versions.known(c.To)
+			from, to, err := pairIDs(versions, history.Pair{From: c.From, To: c.To})
 			if err != nil {
 				return err
 			}

@@ -129,7 +129,7 @@ type store struct {
 	// The statements over many rows of Write.
 	findKeys, findSightings, findVersionFirst       multiRow
 	upsertSightings, upsertInstances, deleteChanges multiRow
-	markRepeats, countFirsts, addChangeInstances    multiRow
+	markRepeats, addChangeInstances                 multiRow
 	insertEvents                                    multiRow // only with opts.Events
 	plans                                           *planStatements
 
@@ -145,7 +145,7 @@ type store struct {
 func (s *store) statements() []*multiRow {
 	all := append(s.plans.all(), &s.findKeys, &s.findSightings, &s.findVersionFirst,
 		&s.upsertSightings, &s.upsertInstances, &s.deleteChanges, &s.markRepeats,
-		&s.countFirsts, &s.addChangeInstances)
+		&s.addChangeInstances)
 	if s.opts.Events {
 		all = append(all, &s.insertEvents)
 	}
@@ -168,8 +168,7 @@ func (s *store) prepare(ctx context.Context) error {
 	s.upsertInstances = multiRow{head: upsertInstancesHead, row: row6, tail: upsertInstancesTail}
 	s.deleteChanges = multiRow{head: deleteChangesHead, row: pairRow, tail: deleteChangesTail}
 	s.markRepeats = multiRow{head: markRepeatsHead, row: pairRow, tail: markRepeatsTail}
-	s.countFirsts = multiRow{head: countFirstsHead, row: pairRow, tail: countFirstsTail}
-	s.addChangeInstances = multiRow{head: addChangeInstancesHead, row: row3, tail: addChangeInstancesTail}
+	s.addChangeInstances = multiRow{head: addChangeInstancesHead, row: row5, tail: addChangeInstancesTail}
 	s.insertEvents = multiRow{head: insertEventsHead, row: row3}
 	s.plans = newPlanStatements()
 	for _, m := range s.statements() {

@@ -43,16 +43,16 @@ const (
 	SELECT from_version, to_version, count(*) FROM changes WHERE previous_day IS NULL
 	GROUP BY from_version, to_version`
 
-	// countFirsts counts, per change, the first changes of instances dated after a day: what
-	// they add to change_instances.
-	countFirstsHead = `WITH batch (instance, after) AS (VALUES `
-	countFirstsTail = `) SELECT from_version, to_version, count(*) FROM changes
-	WHERE instance IN (SELECT instance FROM batch)
-		AND day > (SELECT after FROM batch WHERE batch.instance = changes.instance) AND previous_day IS NULL
-	GROUP BY from_version, to_version`
-
-	addChangeInstancesHead = `INSERT INTO change_instances (from_version, to_version, instances) VALUES `
-	addChangeInstancesTail = ` ON CONFLICT (from_version, to_version) DO UPDATE SET instances = instances + excluded.instances`
+	// addChangeInstances adds to change_instances what history.Plan.Made says of instances:
+	// a change an instance makes after a day now and not before, or no longer, counts unless
+	// the instance made it by that day, which the batch leaves as it was.
+	addChangeInstancesHead = `WITH made (instance, after, from_version, to_version, n) AS (VALUES `
+	addChangeInstancesTail = `) INSERT INTO change_instances (from_version, to_version, instances)
+	SELECT from_version, to_version, sum(n) FROM made
+	WHERE NOT EXISTS (SELECT 1 FROM changes AS c WHERE c.instance = made.instance AND c.day <= made.after
+		AND c.from_version = made.from_version AND c.to_version = made.to_version)
+	GROUP BY from_version, to_version HAVING sum(n) <> 0
+	ON CONFLICT (from_version, to_version) DO UPDATE SET instances = instances + excluded.instances`
 
 	// markRepeats sets previous_day on the changes of instances dated after a day, those a
 	// batch inserted.

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -189,7 +188,6 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 	var changed []changedState
 	changesAfter := ints{width: 2} // the instances whose changes may be replaced: id, ChangesAfter
 	newChanges := ints{width: 2}   // the instances with changes to insert: id, ChangesAfter
-	firsts := firstChanges{}       // what change_instances gains
 	for _, inst := range instances {
 		if inst.repeat() {
 			r := inst.last[0]
@@ -232,16 +230,10 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 				return append(args, c.inst.id, c.inst.key[:], st[1], st[2], st[3], st[4])
 			}, hurry)
 		}},
-		{"changes", func() error {
-			return s.countFirsts.scan(ctx, tx, changesAfter.len(), changesAfter.vars, hurry, firsts.count(-1))
-		}},
 		{"changes", func() error { return changesAfter.exec(ctx, tx, &s.deleteChanges, hurry) }},
 		{"changes", func() error { return out.changes.exec(ctx, tx, &s.plans.changes, hurry) }},
 		{"changes", func() error { return newChanges.exec(ctx, tx, &s.markRepeats, hurry) }},
-		{"changes", func() error {
-			return s.countFirsts.scan(ctx, tx, newChanges.len(), newChanges.vars, hurry, firsts.count(+1))
-		}},
-		{"change_instances", func() error { return firsts.exec(ctx, tx, &s.addChangeInstances, hurry) }},
+		{"change_instances", func() error { return out.made.exec(ctx, tx, &s.addChangeInstances, hurry) }},
 		{"instance_versions", func() error { return out.versionFirst.exec(ctx, tx, &s.plans.versionFirst, hurry) }},
 		{"aggregates", func() error { return s.plans.writeDelta(ctx, tx, delta, &s.versions, hurry) }},
 	}
@@ -251,33 +243,6 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 		}
 	}
 	return len(instances) - len(known), nil
-}
-
-// firstChanges counts first changes, those without a previous_day, per change: from and to
-// version ids.
-type firstChanges map[[2]int64]int64
-
-// count returns a scanner of countFirsts that adds sign times its counts.
-func (f firstChanges) count(sign int64) func(*sql.Rows) error {
-	return func(r *sql.Rows) error {
-		var from, to, n int64
-		if err := r.Scan(&from, &to, &n); err != nil {
-			return err
-		}
-		f[[2]int64{from, to}] += sign * n
-		return nil
-	}
-}
-
-// exec adds the counts that are not zero to change_instances with m, in key order.
-func (f firstChanges) exec(ctx context.Context, tx *sql.Tx, m *multiRow, hurry func() bool) error {
-	rows := ints{width: 3}
-	for _, k := range slices.SortedFunc(maps.Keys(f), func(a, b [2]int64) int { return slices.Compare(a[:], b[:]) }) {
-		if n := f[k]; n != 0 {
-			rows.add(k[0], k[1], n)
-		}
-	}
-	return rows.exec(ctx, tx, m, hurry)
 }
 
 // addSighting adds to out the row of sightings that stores r of instance id, whose version
