@@ -43,6 +43,9 @@ ON CONFLICT (day) DO UPDATE SET
 	addDayAdoption = `INSERT INTO day_adoption (day, version, instances)
 SELECT * FROM unnest($1::integer[], $2::bigint[], $3::integer[])
 ON CONFLICT (day, version) DO UPDATE SET instances = day_adoption.instances + EXCLUDED.instances`
+	addDayChanges = `INSERT INTO day_changes (day, from_version, to_version, instances)
+SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::integer[])
+ON CONFLICT (day, from_version, to_version) DO UPDATE SET instances = day_changes.instances + EXCLUDED.instances`
 	addTrendDeltas = `INSERT INTO trend_deltas (window_days, day, version, delta)
 SELECT * FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::integer[])
 ON CONFLICT (window_days, day, version) DO UPDATE SET delta = trend_deltas.delta + EXCLUDED.delta`
@@ -182,6 +185,7 @@ func queueDelta(b *pgx.Batch, d *history.Delta, ids map[string]int64) {
 	if days, versions, counts := dayVersions(d.Adoption); len(days) > 0 {
 		b.Queue(addDayAdoption, days, versions, counts)
 	}
+	queueDayChanges(b, d.Changes, ids)
 
 	type trendRow struct {
 		window, day int32
@@ -206,6 +210,34 @@ func queueDelta(b *pgx.Batch, d *history.Delta, ids map[string]int64) {
 		windows[i], trendDays[i], versions[i], deltas[i] = r.window, r.day, r.version, r.n
 	}
 	b.Queue(addTrendDeltas, windows, trendDays, versions, deltas)
+}
+
+// queueDayChanges queues on b the statement that adds changes to day_changes, in key order,
+// leaving out zeros; ids are the ids of their versions.
+func queueDayChanges(b *pgx.Batch, changes map[history.Change]int64, ids map[string]int64) {
+	type changeRow struct {
+		day      int32
+		from, to int64
+		n        int64
+	}
+	var rows []changeRow
+	for c, n := range changes {
+		if n != 0 {
+			rows = append(rows, changeRow{c.Day, ids[c.From], ids[c.To], n})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	slices.SortFunc(rows, func(a, b changeRow) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
+	})
+	days, froms := make([]int32, len(rows)), make([]int64, len(rows))
+	tos, counts := make([]int64, len(rows)), make([]int64, len(rows))
+	for i, r := range rows {
+		days[i], froms[i], tos[i], counts[i] = r.day, r.from, r.to, r.n
+	}
+	b.Queue(addDayChanges, days, froms, tos, counts)
 }
 
 // eventColumns turns records into the arrays of insertEvents.

@@ -11,9 +11,18 @@ import (
 // migrations bring the schema from version i to i+1; mailustats_schema holds a row for each
 // version applied. Append only: a released migration never changes. A database that a newer
 // mailustats migrated is left as it is.
-var migrations = []func(ctx context.Context, tx pgx.Tx) error{
-	execMigration(version1),
-	toVersion2,
+var migrations = []migration{
+	{apply: execMigration(version1)},
+	{apply: toVersion2, rebuild: true},
+	{apply: execMigration(version3)},
+}
+
+// migration is one schema change.
+type migration struct {
+	apply func(ctx context.Context, tx pgx.Tx) error
+	// rebuild: the migration leaves the aggregates to Rebuild, run once every migration is
+	// applied, so that it fills the tables of the latest schema.
+	rebuild bool
 }
 
 // version1 is the first schema: the daily rows with their text keys, events and batch IDs.
@@ -49,7 +58,8 @@ func execMigration(sql string) func(context.Context, pgx.Tx) error {
 // take turns: "mailusta" in ASCII.
 const migrateLock int64 = 0x6d61696c75737461
 
-// migrate applies the migrations the database lacks, in one transaction under migrateLock.
+// migrate applies the migrations the database lacks, and then Rebuild if one of them asks for
+// it, in one transaction under migrateLock.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLock); err != nil {
@@ -62,12 +72,19 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM mailustats_schema").Scan(&version); err != nil {
 			return err
 		}
+		rebuild := false
 		for ; version < len(migrations); version++ {
-			if err := migrations[version](ctx, tx); err != nil {
+			if err := migrations[version].apply(ctx, tx); err != nil {
 				return fmt.Errorf("migration %d: %w", version+1, err)
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO mailustats_schema (version) VALUES ($1)", version+1); err != nil {
 				return err
+			}
+			rebuild = rebuild || migrations[version].rebuild
+		}
+		if rebuild {
+			if err := Rebuild(ctx, tx); err != nil {
+				return fmt.Errorf("rebuilding the aggregates: %w", err)
 			}
 		}
 		return nil

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -20,12 +21,20 @@ UNION ALL (SELECT lower(replace(table_type, 'BASE ', '')) || ' ' || table_name F
 UNION ALL (SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey' ORDER BY indexname)`
 
 // expectedSchema is what schema answers once the migrations are applied.
-var expectedSchema = []string{
-	"version 1", "version 2",
-	"table batches", "table changes", "view daily", "table day_adoption", "table day_counts", "table day_versions",
-	"table events", "table instance_versions", "table instances", "table mailustats_schema", "table settings",
-	"table sightings", "table trend_deltas", "table versions",
-	"index changes_day", "index events_time", "index instances_key_key", "index instances_last_day", "index versions_name_key",
+var expectedSchema = append(versionsApplied(len(migrations)),
+	"table batches", "table change_instances", "table changes", "view daily", "table day_adoption", "table day_changes", "table day_counts",
+	"table day_versions", "table events", "table instance_versions", "table instances", "table mailustats_schema",
+	"table settings", "table sightings", "table trend_deltas", "table versions",
+	"index changes_repeats", "index events_time", "index instances_key_key", "index instances_last_day", "index versions_name_key",
+)
+
+// versionsApplied is what schema answers of the versions of a database of version n.
+func versionsApplied(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint("version ", i+1)
+	}
+	return out
 }
 
 func TestMigrateIdempotent(t *testing.T) {
@@ -91,7 +100,7 @@ func TestMigrateVersion1(t *testing.T) {
 	checkRows(t, s, `SELECT id, encode(key, 'hex'), first_day, last_day, days FROM instances ORDER BY id`,
 		"1 "+hexOf(instA)+" 19904 19907 3", "2 "+hexOf(instB)+" 19905 19905 1")
 	checkRows(t, s, derivedQueries[1], // changes: 2024.06 then master on 06-30, master on 07-01, 2024.06 on 07-03
-		hexOf(instA)+" 19904 2024.06 master", hexOf(instA)+" 19907 master 2024.06")
+		hexOf(instA)+" 19904 2024.06 master <nil>", hexOf(instA)+" 19907 master 2024.06 <nil>")
 
 	// The same records written through the sink to an empty database give the same tables.
 	written := open(t, newDatabase(t, server.Get(t)))
@@ -221,6 +230,47 @@ func TestMigrateConcurrent(t *testing.T) {
 				checkRows(t, sinks[0], daily, version1Daily...)
 				checkRebuilt(t, sinks[0])
 			}
+		})
+	}
+}
+
+// version2Of takes back from a database of version 3 what migration 3 added, leaving it as a
+// database of version 2 written by the release that had no migration 3.
+const version2Of = `DROP INDEX changes_repeats;
+DROP TABLE day_changes;
+DROP TABLE change_instances;
+ALTER TABLE changes DROP COLUMN previous_day;
+CREATE INDEX changes_day ON changes (day);
+DELETE FROM mailustats_schema WHERE version > 2`
+
+// TestMigrateVersion2 writes random histories, takes the database back to version 2, and
+// prepares it: migration 3 fills the changes per day and the previous days of changes as the
+// writer kept them, and the daily view holds the rows as before.
+func TestMigrateVersion2(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(seed, 4))
+			records := randomRecords(rng, 20, 700)
+			dsn := newDatabase(t, server.Get(t))
+			s := open(t, dsn)
+			for _, b := range batches(rng, "b", records) {
+				write(t, s, b)
+			}
+			checkRepeats(t, s)
+			written := derived(t, s)
+			if _, err := s.pool.Exec(testContext(t), version2Of); err != nil {
+				t.Fatal(err)
+			}
+			checkRows(t, s, `SELECT count(*) FROM mailustats_schema`, "2")
+
+			s = open(t, dsn)
+			prepare(t, s)
+			checkRows(t, s, schema, expectedSchema...)
+			checkDaily(t, s, records)
+			checkDerived(t, "as written", written, "migrated", derived(t, s))
+			checkRebuilt(t, s)
 		})
 	}
 }

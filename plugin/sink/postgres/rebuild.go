@@ -17,14 +17,16 @@ DELETE FROM instance_versions;
 DELETE FROM day_versions;
 DELETE FROM day_counts;
 DELETE FROM day_adoption;
+DELETE FROM day_changes;
+DELETE FROM change_instances;
 DELETE FROM trend_deltas`
 
 // Rebuild recomputes, in tx, everything the store keeps in step with the sightings, from the
-// sightings alone: every instance's state, changes of version and first day of each version,
-// and the per-day aggregates, whose contents it replaces. It reads the sightings in instance
-// order, planning each instance with history.Delta.Rebuild, and keeps only the per-day
-// aggregates in memory. Writers wait for tx to end. The migration to version 2 fills the
-// tables with it, and it repairs them.
+// sightings alone: every instance's state, changes of version with their previous days and
+// first day of each version, and the per-day aggregates, whose contents it replaces. It reads
+// the sightings in instance order, planning each instance with history.Delta.Rebuild, and
+// keeps only the per-day aggregates in memory. Writers wait for tx to end. The migrations
+// that ask for it fill the tables with it, and it repairs them.
 func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, clearDerived); err != nil {
 		return err
@@ -81,6 +83,8 @@ func Rebuild(ctx context.Context, tx pgx.Tx) error {
 	}
 	var b pgx.Batch
 	queueDelta(&b, d, ids)
+	b.Queue(markAllRepeats)
+	b.Queue(fillChangeInstances)
 	b.Queue("CLOSE rebuild_sightings")
 	return tx.SendBatch(ctx, &b).Close()
 }

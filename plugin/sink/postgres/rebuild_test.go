@@ -22,7 +22,7 @@ import (
 var derivedQueries = []string{
 	`SELECT encode(i.key, 'hex'), i.first_day, i.last_day, i.days, v.name
 FROM instances AS i JOIN versions AS v ON v.id = i.last_version ORDER BY 1`,
-	`SELECT encode(i.key, 'hex'), c.day, f.name, t.name
+	`SELECT encode(i.key, 'hex'), c.day, f.name, t.name, c.previous_day
 FROM changes AS c JOIN instances AS i ON i.id = c.instance
 JOIN versions AS f ON f.id = c.from_version JOIN versions AS t ON t.id = c.to_version ORDER BY 1, 2, 3, 4`,
 	`SELECT encode(i.key, 'hex'), v.name, iv.first_day
@@ -32,8 +32,14 @@ WHERE d.instances <> 0 ORDER BY 1, 2`,
 	`SELECT day, instances, new_instances FROM day_counts WHERE (instances, new_instances) <> (0, 0) ORDER BY 1`,
 	`SELECT d.day, v.name, d.instances FROM day_adoption AS d JOIN versions AS v ON v.id = d.version
 WHERE d.instances <> 0 ORDER BY 1, 2`,
+	`SELECT d.day, f.name, t.name, d.instances FROM day_changes AS d
+JOIN versions AS f ON f.id = d.from_version JOIN versions AS t ON t.id = d.to_version
+WHERE d.instances <> 0 ORDER BY 1, 2, 3`,
 	`SELECT d.window_days, d.day, v.name, d.delta FROM trend_deltas AS d JOIN versions AS v ON v.id = d.version
 WHERE d.delta <> 0 ORDER BY 1, 2, 3`,
+	`SELECT f.name, t.name, c.instances FROM change_instances AS c
+JOIN versions AS f ON f.id = c.from_version JOIN versions AS t ON t.id = c.to_version
+WHERE c.instances <> 0 ORDER BY 1, 2`,
 }
 
 // derived returns what derivedQueries answer on s's database, a table a line.
@@ -46,15 +52,21 @@ func derived(tb testing.TB, s *pgSink) []string {
 	return out
 }
 
+// checkDerived fails tb unless got is want, both what derived answers, each named as the
+// message of a difference names it.
+func checkDerived(tb testing.TB, wantName string, want []string, gotName string, got []string) {
+	tb.Helper()
+	for i := range want {
+		if want[i] != got[i] {
+			tb.Errorf("%s:\n%s\n\t%s\n%s\n\t%s", derivedQueries[i], wantName, want[i], gotName, got[i])
+		}
+	}
+}
+
 // checkSameDerived fails tb unless the tables that Rebuild fills hold the same in a and b.
 func checkSameDerived(tb testing.TB, a, b *pgSink) {
 	tb.Helper()
-	da, db := derived(tb, a), derived(tb, b)
-	for i := range da {
-		if da[i] != db[i] {
-			tb.Errorf("%s:\nexpected\n\t%s\ngot\n\t%s", derivedQueries[i], da[i], db[i])
-		}
-	}
+	checkDerived(tb, "expected", derived(tb, a), "got", derived(tb, b))
 }
 
 // checkRebuilt fails tb unless Rebuild leaves the tables it fills as they are on s's database.
@@ -69,10 +81,15 @@ func checkRebuilt(tb testing.TB, s *pgSink) {
 	if len(strings.Join(after, "")) == 0 {
 		tb.Error("expected aggregates, got none")
 	}
-	for i := range before {
-		if before[i] != after[i] {
-			tb.Errorf("%s:\nas written\n\t%s\nrebuilt\n\t%s", derivedQueries[i], before[i], after[i])
-		}
+	checkDerived(tb, "as written", before, "rebuilt", after)
+}
+
+// checkRepeats fails tb unless some change on s's database repeats an earlier one, so that
+// the checks of previous_day check something.
+func checkRepeats(tb testing.TB, s *pgSink) {
+	tb.Helper()
+	if n := rows(tb, s, `SELECT count(*) FROM changes WHERE previous_day IS NOT NULL`); n[0] == "0" {
+		tb.Error("expected changes that repeat earlier ones, got none")
 	}
 }
 
@@ -219,6 +236,7 @@ func TestRebuildAfterRandomWrites(t *testing.T) {
 				}
 			}
 			checkDaily(t, s, records)
+			checkRepeats(t, s)
 			checkRebuilt(t, s)
 			if n := c.total(); n != 30 {
 				t.Errorf("expected 30 new instances counted, got %d", n)

@@ -114,8 +114,8 @@ const fetchSize = 10000
 
 // toVersion2 converts a database of version 1 in place: it creates the tables of version 2,
 // interns the versions and instances of the daily table (numbered in the order of their text),
-// copies its rows into sightings, computes every aggregate from them with Rebuild, drops the
-// daily table and creates the daily view in its place.
+// copies its rows into sightings, drops the daily table and creates the daily view in its
+// place; the migration's Rebuild computes the aggregates.
 func toVersion2(ctx context.Context, tx pgx.Tx) error {
 	for _, sql := range []string{version2Tables, internOldVersions, oldInstances} {
 		if _, err := tx.Exec(ctx, sql); err != nil {
@@ -136,7 +136,7 @@ func toVersion2(ctx context.Context, tx pgx.Tx) error {
 			return err
 		}
 	}
-	return Rebuild(ctx, tx)
+	return nil
 }
 
 // internOldInstances reads the distinct instances of the daily table and stores their keys in

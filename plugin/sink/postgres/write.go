@@ -417,19 +417,43 @@ func kindError(stored string) error {
 	return errors.New("the database holds raw instance IDs; this server stores hash_ids digests")
 }
 
-// commit plans every instance of the batch, stores the plans and the aggregates' changes and
-// commits. It returns how many instances were new.
+// commit plans every instance of the batch, stores the plans, the previous days of the changes
+// inserted and the aggregates' changes, and commits. It returns how many instances were new.
 func (w *batchWriter) commit(ctx context.Context) (newInstances int, err error) {
 	d := history.NewDelta()
 	var c planColumns
+	var repeats struct { // the instances with changes to insert, and their ChangesAfter
+		instance []int64
+		after    []int32
+	}
+	var made struct { // what the plans' Made say: instance, ChangesAfter, change and count
+		instance, from, to []int64
+		after, n           []int32
+	}
 	for _, l := range w.locked {
 		if !l.before.Known {
 			newInstances++
 		}
-		c.add(l.id, l.before.Known, l.stored, d.Plan(l.before, l.batch.rows), w.ids)
+		plan := d.Plan(l.before, l.batch.rows)
+		c.add(l.id, l.before.Known, l.stored, plan, w.ids)
+		if len(plan.Changes) > 0 {
+			repeats.instance = append(repeats.instance, l.id)
+			repeats.after = append(repeats.after, plan.ChangesAfter)
+		}
+		for p, n := range plan.Made {
+			made.instance, made.after = append(made.instance, l.id), append(made.after, plan.ChangesAfter)
+			made.from, made.to = append(made.from, w.ids[p.From]), append(made.to, w.ids[p.To])
+			made.n = append(made.n, int32(n))
+		}
 	}
 	var b pgx.Batch
 	c.queue(&b)
+	if len(repeats.instance) > 0 {
+		b.Queue(markRepeats, repeats.instance, repeats.after)
+	}
+	if len(made.instance) > 0 {
+		b.Queue(addChangeInstances, made.instance, made.after, made.from, made.to, made.n)
+	}
 	queueDelta(&b, d, w.ids)
 	b.Queue("COMMIT")
 	return newInstances, w.conn.SendBatch(ctx, &b).Close()

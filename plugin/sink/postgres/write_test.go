@@ -356,6 +356,27 @@ func TestWriteHistory(t *testing.T) {
 		"19903 1 1", "19904 1 0", "19905 1 0", "19906 1 0", "19907 1 0")
 	checkRows(t, s, derivedQueries[2], // the first day of each version
 		hexOf(instA)+" 1.9 19905", hexOf(instA)+" 18 19907", hexOf(instA)+" 19 19907", hexOf(instA)+" 2024.06 19904", hexOf(instA)+" master 19903")
+
+	// Changes made again name the day they were made before.
+	write(t, s, sink.Batch{ID: "6", Records: []sink.Record{
+		rec(t, "2024-07-05T10:00:00Z", "master", instA),
+		rec(t, "2024-07-06T10:00:00Z", "1.9", instA),
+		rec(t, "2024-07-07T10:00:00Z", "2024.06", instA),
+	}})
+	const previous = `SELECT c.day, f.name, t.name, c.previous_day FROM changes AS c
+JOIN versions AS f ON f.id = c.from_version JOIN versions AS t ON t.id = c.to_version WHERE c.previous_day IS NOT NULL ORDER BY 1, 2`
+	checkRows(t, s, previous, "19910 master 1.9 19905", "19911 1.9 2024.06 19906")
+
+	// A day in between, late, makes a change before one that now repeats it.
+	write(t, s, sink.Batch{ID: "7", Records: []sink.Record{
+		rec(t, "2024-07-04T10:00:00Z", "master", instA),
+		rec(t, "2024-07-04T11:00:00Z", "1.9", instA),
+	}})
+	checkRows(t, s, previous, "19908 master 1.9 19905", "19910 master 1.9 19908", "19911 1.9 2024.06 19906")
+	checkRows(t, s, derivedQueries[6], // day_changes
+		"19904 2024.06 master 1", "19904 master 2024.06 1", "19905 master 1.9 1", "19906 1.9 2024.06 1",
+		"19907 18 19 1", "19907 2024.06 18 1", "19908 19 master 1", "19908 master 1.9 1", "19909 1.9 master 1",
+		"19910 master 1.9 1", "19911 1.9 2024.06 1")
 	checkRebuilt(t, s)
 }
 
