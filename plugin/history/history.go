@@ -139,14 +139,13 @@ func (d *Delta) Plan(before Before, batch []Row) Plan {
 	m := FirstDay(batch)
 	old := before.Rows
 	byKey := make(map[DayVersion]int, len(old))
-	oldDays := map[int32]bool{}
 	for i, r := range old {
 		byKey[DayVersion{r.Day, r.Version}] = i
-		oldDays[r.Day] = true
 	}
-	after := slices.Clone(old)
-	p := Plan{VersionFirst: map[string]int32{}}
-	newDays := map[int32]bool{}
+	// The buffers keep the work of a small instance, as most are, off the heap.
+	var afterBuf [4]Row
+	after := append(afterBuf[:0], old...)
+	p := Plan{Rows: make([]Row, 0, len(batch)), VersionFirst: make(map[string]int32, len(batch))}
 	for _, b := range batch {
 		if i, ok := byKey[DayVersion{b.Day, b.Version}]; ok {
 			after[i].Merge(b)
@@ -155,12 +154,6 @@ func (d *Delta) Plan(before Before, batch []Row) Plan {
 			after = append(after, b)
 			p.Rows = append(p.Rows, b)
 			d.DayVersion[DayVersion{b.Day, b.Version}]++
-			if !oldDays[b.Day] && !newDays[b.Day] {
-				newDays[b.Day] = true
-				c := d.Day[b.Day]
-				c.Seen++
-				d.Day[b.Day] = c
-			}
 		}
 		if first, ok := before.VersionFirst[b.Version]; !ok || b.Day < first {
 			if f, planned := p.VersionFirst[b.Version]; !planned || b.Day < f {
@@ -175,23 +168,41 @@ func (d *Delta) Plan(before Before, batch []Row) Plan {
 		d.Adoption[DayVersion{day, v}]++
 	}
 
-	p.State = d.state(before, after, m, int64(len(newDays)))
-	d.trend(days(old), -1)
-	d.trend(days(after), +1)
+	var oldBuf, afterDaysBuf [4]dayFinal
+	oldDays, afterDays := appendDays(oldBuf[:0], old), appendDays(afterDaysBuf[:0], after)
+	d.addSeen(oldDays, afterDays)
+	p.State = d.state(before, after, m, int64(len(afterDays)-len(oldDays)))
+	d.trend(oldDays, -1)
+	d.trend(afterDays, +1)
 	p.ChangesAfter = m - 1
 	if before.Since < m {
 		p.ChangesAfter = before.Since // the rows of that day and before are as they were
 	}
-	stored := changes(old, p.ChangesAfter) // those the store holds after ChangesAfter
+	var storedBuf [4]Change
+	stored := appendChanges(storedBuf[:0], old, p.ChangesAfter) // those the store holds after ChangesAfter
 	for _, c := range stored {
 		d.Changes[c]--
 	}
-	p.Changes = changes(after, p.ChangesAfter)
+	p.Changes = appendChanges(nil, after, p.ChangesAfter)
 	for _, c := range p.Changes {
 		d.Changes[c]++
 	}
 	p.Made = made(stored, p.Changes)
 	return p
+}
+
+// addSeen counts the days of after that old lacks as days with rows. Both are in order, and
+// old's days are after's too.
+func (d *Delta) addSeen(old, after []dayFinal) {
+	for _, df := range after {
+		if len(old) > 0 && old[0].day == df.day {
+			old = old[1:]
+			continue
+		}
+		c := d.Day[df.day]
+		c.Seen++
+		d.Day[df.day] = c
+	}
 }
 
 // state works out the instance's state after the batch, and counts a first sighting that
@@ -227,21 +238,20 @@ type dayFinal struct {
 	version string
 }
 
-// days returns the days of rows, in order, each with its final version.
-func days(rows []Row) []dayFinal {
-	final := map[int32]*Row{}
+// appendDays appends to dst the days of rows, in order, each with its final version.
+func appendDays(dst []dayFinal, rows []Row) []dayFinal {
+	final := map[int32]int{} // the index of each day's final row
 	for i := range rows {
-		r := &rows[i]
-		if f, ok := final[r.Day]; !ok || later(r, f) {
-			final[r.Day] = r
+		if f, ok := final[rows[i].Day]; !ok || later(&rows[i], &rows[f]) {
+			final[rows[i].Day] = i
 		}
 	}
-	out := make([]dayFinal, 0, len(final))
-	for day, r := range final {
-		out = append(out, dayFinal{day, r.Version})
+	start := len(dst)
+	for day, i := range final {
+		dst = append(dst, dayFinal{day, rows[i].Version})
 	}
-	slices.SortFunc(out, func(a, b dayFinal) int { return cmp.Compare(a.day, b.day) })
-	return out
+	slices.SortFunc(dst[start:], func(a, b dayFinal) int { return cmp.Compare(a.day, b.day) })
+	return dst
 }
 
 // later reports whether a is a later final row than b: seen last, then the greater version.
@@ -277,22 +287,23 @@ func (d *Delta) trend(days []dayFinal, sign int64) {
 	}
 }
 
-// changes returns the changes of version between consecutive rows, in the order of day, first
-// sighting and version, that are dated after day, each once.
-func changes(rows []Row, after int32) []Change {
-	sorted := slices.Clone(rows)
+// appendChanges appends to dst the changes of version between consecutive rows, in the order
+// of day, first sighting and version, that are dated after day, each once.
+func appendChanges(dst []Change, rows []Row, after int32) []Change {
+	var buf [4]Row
+	sorted := append(buf[:0], rows...)
 	slices.SortFunc(sorted, func(a, b Row) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.FirstSeen, b.FirstSeen), cmp.Compare(a.Version, b.Version))
 	})
-	var out []Change
+	start := len(dst)
 	for i := 1; i < len(sorted); i++ {
 		a, b := sorted[i-1], sorted[i]
 		c := Change{Day: b.Day, From: a.Version, To: b.Version}
-		if b.Day > after && a.Version != b.Version && !slices.Contains(out, c) {
-			out = append(out, c)
+		if b.Day > after && a.Version != b.Version && !slices.Contains(dst[start:], c) {
+			dst = append(dst, c)
 		}
 	}
-	return out
+	return dst
 }
 
 // made returns the pairs of the changes in now but not in before (+1), and in before but not

@@ -112,23 +112,21 @@ func Rebuild(ctx context.Context, tx *sql.Tx) error {
 // inHurry is the hurry of work that no answers wait for.
 func inHurry() bool { return true }
 
-// sighting is a row of the sightings table.
+// sighting is a row of the sightings table, in int64s: Scan converts to other types through
+// text.
 type sighting struct {
-	instance            int64
-	day                 int32
-	version             int64
-	hits                int64
-	firstSeen, lastSeen int32 // seconds after the day's midnight
+	instance, day, version, hits int64
+	firstSeen, lastSeen          int64 // seconds after the day's midnight
 }
 
 // row is s as history plans it.
 func (s sighting) row(ctx context.Context, tx *sql.Tx, versions *versionNames) (history.Row, error) {
 	name, err := versions.name(ctx, tx, s.version)
 	return history.Row{
-		Day:       s.day,
+		Day:       int32(s.day),
 		Version:   name,
 		Hits:      s.hits,
-		FirstSeen: history.DayTime(s.day, s.firstSeen).Unix(),
-		LastSeen:  history.DayTime(s.day, s.lastSeen).Unix(),
+		FirstSeen: history.DayTime(int32(s.day), int32(s.firstSeen)).Unix(),
+		LastSeen:  history.DayTime(int32(s.day), int32(s.lastSeen)).Unix(),
 	}, err
 }

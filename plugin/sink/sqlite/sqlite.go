@@ -103,7 +103,7 @@ func (o opener) openOnce(ctx context.Context) (*store, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	s := &store{db: db, opts: o.opts, now: time.Now}
+	s := &store{db: db, opts: o.opts, now: time.Now, buf: newBatchBuffers()}
 	if err := migrate(ctx, db); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -137,6 +137,7 @@ type store struct {
 	lastPrune time.Time        // when this sink last deleted old batches and events
 	versions  versionNames     // the versions met, by id and by name
 	kind      string           // the kind of instance IDs the database holds, once known
+	buf       *batchBuffers    // the memory of the batch being written
 
 	onNew func(n int) // told of the instances seen for the first time; may be nil
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -119,9 +120,44 @@ func (s *store) Write(ctx context.Context, batch sink.Batch) (err error) {
 type batchInstance struct {
 	id     int64 // 0 until known or numbered
 	key    table.Key
-	rows   []history.Row // the batch's, one per day and version
-	last   []history.Row // the sightings of its last day, when known
+	keyVar any            // key as a statement's variable, converted once
+	rows   []history.Row  // the batch's, one per day and version
+	last   []history.Row  // the sightings of its last day, when known
+	last1  [1]history.Row // last's memory while it holds one sighting, as it mostly does
 	before history.Before
+}
+
+// batchBuffers are the memory writeSightings plans a batch in, kept for the next batch: a
+// store has one writer at a time.
+type batchBuffers struct {
+	keyed     []keyedRow
+	rows      []history.Row // the instances' rows, one instance after another
+	instances []batchInstance
+	pointers  []*batchInstance
+	indexes   []any // 0, 1, 2... as statements' variables, converted once for all batches
+
+	sightings    ints
+	changesAfter ints // the instances whose changes may be replaced: id, ChangesAfter
+	newChanges   ints // the instances with changes to insert: id, ChangesAfter
+	out          planRows
+}
+
+func newBatchBuffers() *batchBuffers {
+	return &batchBuffers{sightings: ints{width: 6}, changesAfter: ints{width: 2},
+		newChanges: ints{width: 2}, out: *newPlanRows()}
+}
+
+// reset empties the buffers, letting go of what they point to.
+func (b *batchBuffers) reset() {
+	clear(b.keyed)
+	clear(b.rows)
+	clear(b.instances)
+	clear(b.pointers)
+	b.keyed, b.rows, b.instances, b.pointers = b.keyed[:0], b.rows[:0], b.instances[:0], b.pointers[:0]
+	b.sightings.reset()
+	b.changesAfter.reset()
+	b.newChanges.reset()
+	b.out.reset()
 }
 
 // repeat reports whether the batch only adds to the one sighting of the known instance's last
@@ -132,16 +168,16 @@ func (b *batchInstance) repeat() bool {
 		b.rows[0].Day == b.before.State.LastDay && b.rows[0].Version == b.last[0].Version
 }
 
-// add adds r to the instance's rows, merging it with a row of the same day and version: two
+// addRow adds r to rows, merging it with one of rows[from:] of the same day and version: two
 // texts of one key, in hex digits of different case.
-func (b *batchInstance) add(r history.Row) {
-	for i := range b.rows {
-		if o := &b.rows[i]; o.Day == r.Day && o.Version == r.Version {
+func addRow(rows []history.Row, from int, r history.Row) []history.Row {
+	for i := from; i < len(rows); i++ {
+		if o := &rows[i]; o.Day == r.Day && o.Version == r.Version {
 			o.Merge(r)
-			return
+			return rows
 		}
 	}
-	b.rows = append(b.rows, r)
+	return append(rows, r)
 }
 
 // writeSightings stores the rows of a batch, as "Writing a batch" of the store's specification
@@ -150,7 +186,9 @@ func (b *batchInstance) add(r history.Row) {
 // most are under load, costs a read and a write of one sighting: it is not planned. It returns
 // the number of instances not known before.
 func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Daily, hurry func() bool) (int, error) {
-	instances, kind, err := groupByInstance(rows)
+	b := s.buf
+	defer b.reset()
+	instances, kind, err := b.group(rows)
 	if err != nil || len(instances) == 0 {
 		return 0, err
 	}
@@ -178,21 +216,19 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 	slices.SortFunc(instances, func(a, b *batchInstance) int { return cmp.Compare(a.id, b.id) })
 
 	delta := history.NewDelta()
-	out := newPlanRows()
-	sightings := ints{width: 6}
+	out, sightings := &b.out, &b.sightings
 	// The instances whose state is new or changed, each with the index of its state in out.
 	type changedState struct {
 		inst  *batchInstance
 		state int
 	}
 	var changed []changedState
-	changesAfter := ints{width: 2} // the instances whose changes may be replaced: id, ChangesAfter
-	newChanges := ints{width: 2}   // the instances with changes to insert: id, ChangesAfter
+	changesAfter, newChanges := &b.changesAfter, &b.newChanges
 	for _, inst := range instances {
 		if inst.repeat() {
 			r := inst.last[0]
 			r.Merge(inst.rows[0])
-			addSighting(&sightings, inst.id, r, &s.versions)
+			addSighting(sightings, inst.id, r, &s.versions)
 			continue
 		}
 		p := delta.Plan(inst.before, inst.rows)
@@ -203,7 +239,7 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 			return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(s.versions.ids[a.Version], s.versions.ids[b.Version]))
 		})
 		for _, r := range p.Rows {
-			addSighting(&sightings, inst.id, r, &s.versions)
+			addSighting(sightings, inst.id, r, &s.versions)
 		}
 		if !inst.before.Known || p.State != inst.before.State {
 			changed = append(changed, changedState{inst, out.states.len() - 1})
@@ -227,7 +263,7 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 			return s.upsertInstances.exec(ctx, tx, len(changed), func(args []any, i int) []any {
 				c := changed[i]
 				st := out.states.v[c.state*out.states.width:]
-				return append(args, c.inst.id, c.inst.key[:], st[1], st[2], st[3], st[4])
+				return append(args, c.inst.id, c.inst.keyVar, st[1], st[2], st[3], st[4])
 			}, hurry)
 		}},
 		{"changes", func() error { return changesAfter.exec(ctx, tx, &s.deleteChanges, hurry) }},
@@ -253,11 +289,15 @@ func addSighting(out *ints, id int64, r history.Row, versions *versionNames) {
 	out.add(id, int64(r.Day), versions.ids[r.Version], r.Hits, int64(first), int64(last))
 }
 
-// groupByInstance converts the rows of a batch and groups them by instance, in the order of
-// their keys (the order of the lookup), and returns the kind of their instance IDs.
-func groupByInstance(rows []table.Daily) ([]*batchInstance, string, error) {
-	byKey := map[table.Key]*batchInstance{}
-	var instances []*batchInstance
+// keyedRow is a row of a batch with the key of its instance.
+type keyedRow struct {
+	key table.Key
+	row history.Row
+}
+
+// group converts the rows of a batch and groups them by instance, in the order of their keys
+// (the order of the lookup), and returns the kind of their instance IDs.
+func (b *batchBuffers) group(rows []table.Daily) ([]*batchInstance, string, error) {
 	var kind string
 	for _, r := range rows {
 		key, k, err := table.ParseKey(r.Instance)
@@ -269,17 +309,33 @@ func groupByInstance(rows []table.Daily) ([]*batchInstance, string, error) {
 		} else if k != kind {
 			return nil, "", errors.New("the batch holds both raw instance IDs and hash_ids digests")
 		}
-		inst := byKey[key]
-		if inst == nil {
-			inst = &batchInstance{key: key}
-			byKey[key] = inst
-			instances = append(instances, inst)
-		}
 		day, _ := history.DayNumber(r.FirstSeen)
-		inst.add(history.Row{Day: day, Version: r.Version, Hits: r.Hits, FirstSeen: r.FirstSeen.Unix(), LastSeen: r.LastSeen.Unix()})
+		b.keyed = append(b.keyed, keyedRow{key, history.Row{Day: day, Version: r.Version, Hits: r.Hits,
+			FirstSeen: r.FirstSeen.Unix(), LastSeen: r.LastSeen.Unix()}})
 	}
-	slices.SortFunc(instances, func(a, b *batchInstance) int { return slices.Compare(a.key[:], b.key[:]) })
-	return instances, kind, nil
+	slices.SortFunc(b.keyed, func(x, y keyedRow) int { return bytes.Compare(x.key[:], y.key[:]) })
+	b.rows = slices.Grow(b.rows, len(b.keyed)) // so that the instances' rows share one array
+	for i := 0; i < len(b.keyed); {
+		key, from := b.keyed[i].key, len(b.rows)
+		for ; i < len(b.keyed) && b.keyed[i].key == key; i++ {
+			b.rows = addRow(b.rows, from, b.keyed[i].row)
+		}
+		b.instances = append(b.instances, batchInstance{key: key, rows: b.rows[from:len(b.rows):len(b.rows)]})
+	}
+	for i := range b.instances {
+		inst := &b.instances[i]
+		inst.keyVar = inst.key[:]
+		b.pointers = append(b.pointers, inst)
+	}
+	return b.pointers, kind, nil
+}
+
+// index returns i as a statement's variable, converted once for all batches.
+func (b *batchBuffers) index(i int) any {
+	for len(b.indexes) <= i {
+		b.indexes = append(b.indexes, int64(len(b.indexes)))
+	}
+	return b.indexes[i]
 }
 
 // kindNames name the kinds of instance IDs in errors.
@@ -307,21 +363,19 @@ func (s *store) checkKind(ctx context.Context, tx *sql.Tx, kind string) error {
 // findInstances reads what the database holds of the instances: their state, and the
 // sightings of their last day.
 func (s *store) findInstances(ctx context.Context, tx *sql.Tx, instances []*batchInstance, hurry func() bool) error {
-	keys := func(args []any, i int) []any { return append(args, i, instances[i].key[:]) }
-	// The columns of a row, declared once: Scan would move each to the heap.
-	var n int
-	var id, lastVersion int64
-	var st history.State
-	var version, hits sql.NullInt64
-	var firstSeen, lastSeen sql.NullInt32
+	keys := func(args []any, i int) []any { return append(args, s.buf.index(i), instances[i].keyVar) }
+	// The columns of a row, declared once: Scan would move each to the heap. They are int64s,
+	// as Scan converts to other types through text.
+	var n, id, firstDay, lastDay, days, lastVersion int64
+	var version, hits, firstSeen, lastSeen sql.NullInt64
 	return s.findKeys.scan(ctx, tx, len(instances), keys, hurry, func(r *sql.Rows) error {
-		if err := r.Scan(&n, &id, &st.FirstDay, &st.LastDay, &st.Days, &lastVersion,
+		if err := r.Scan(&n, &id, &firstDay, &lastDay, &days, &lastVersion,
 			&version, &hits, &firstSeen, &lastSeen); err != nil {
 			return err
 		}
 		inst := instances[n]
 		inst.id = id
-		if st.Days == 0 {
+		if days == 0 {
 			return nil
 		}
 		if !inst.before.Known { // the first of the instance's rows
@@ -329,14 +383,15 @@ func (s *store) findInstances(ctx context.Context, tx *sql.Tx, instances []*batc
 			if err != nil {
 				return err
 			}
-			st.LastVersion = name
+			st := history.State{FirstDay: int32(firstDay), LastDay: int32(lastDay), Days: days, LastVersion: name}
 			inst.before = history.Before{Known: true, State: st}
+			inst.last = inst.last1[:0]
 		}
 		if !version.Valid {
 			return nil
 		}
-		sg := sighting{instance: id, day: st.LastDay, version: version.Int64, hits: hits.Int64,
-			firstSeen: firstSeen.Int32, lastSeen: lastSeen.Int32}
+		sg := sighting{instance: id, day: lastDay, version: version.Int64, hits: hits.Int64,
+			firstSeen: firstSeen.Int64, lastSeen: lastSeen.Int64}
 		row, err := sg.row(ctx, tx, &s.versions)
 		inst.last = append(inst.last, row)
 		return err
@@ -399,19 +454,18 @@ func (s *store) findBefore(ctx context.Context, tx *sql.Tx, known []*batchInstan
 		row, err := sg.row(ctx, tx, &s.versions)
 		inst := byID[sg.instance]
 		inst.before.Rows = append(inst.before.Rows, row)
-		inst.before.Since = min(inst.before.Since, sg.day)
+		inst.before.Since = min(inst.before.Since, int32(sg.day))
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sightings: %w", err)
 	}
 	err = s.findVersionFirst.scan(ctx, tx, pairs.len(), pairs.vars, hurry, func(r *sql.Rows) error {
-		var id, version int64
-		var first int32
+		var id, version, first int64
 		if err := r.Scan(&id, &version, &first); err != nil {
 			return err
 		}
-		byID[id].before.VersionFirst[s.versions.names[version]] = first
+		byID[id].before.VersionFirst[s.versions.names[version]] = int32(first)
 		return nil
 	})
 	if err != nil {
