@@ -76,24 +76,42 @@ SELECT day, NULL, new_instances
 FROM day_counts
 WHERE day BETWEEN {from} AND {to} AND new_instances > 0`
 
-	// upgradesSQL counts the instances per change of version dated in the window, through
-	// the index on the changes' day.
+	// upgradesSQL counts the instances per change of version dated in the window: the
+	// instances that made it each day of the window, from day_changes, less those that had
+	// made it already since the window's start, the changes whose previous_day is in the
+	// window too, read from their partial index changes_repeats.
 	upgradesSQL = `SELECT f.name, t.name, c.instances
 FROM (
-	SELECT from_version, to_version, count(DISTINCT instance) AS instances
-	FROM changes
-	WHERE day BETWEEN {from} AND {to}
+	SELECT from_version, to_version, sum(n) AS instances
+	FROM (
+		SELECT from_version, to_version, instances AS n
+		FROM day_changes
+		WHERE day BETWEEN {from} AND {to}
+		UNION ALL
+		SELECT from_version, to_version, -count(*)
+		FROM changes
+		WHERE previous_day IS NOT NULL AND day BETWEEN {from} AND {to} AND previous_day >= {from}
+		GROUP BY from_version, to_version
+	) AS counts
 	GROUP BY from_version, to_version
+	HAVING sum(n) > 0
 ) AS c
 JOIN versions AS f ON f.id = c.from_version
 JOIN versions AS t ON t.id = c.to_version`
 
+	// upgradesEverSQL counts the instances that ever made each change of version, for a
+	// window that holds the whole history.
+	upgradesEverSQL = `SELECT f.name, t.name, c.instances
+FROM change_instances AS c
+JOIN versions AS f ON f.id = c.from_version
+JOIN versions AS t ON t.id = c.to_version
+WHERE c.instances > 0`
+
 	// trendSQL is what the trend of a window of TrendWindows gains or loses per day and
-	// version id, up to {to}, in order of day.
+	// version id, up to {to}, in no set order: PostgreSQL would sort them on disk.
 	trendSQL = `SELECT day, version, delta
 FROM trend_deltas
-WHERE window_days = {window} AND day <= {to} AND delta <> 0
-ORDER BY day`
+WHERE window_days = {window} AND day <= {to} AND delta <> 0`
 
 	// versionsSQL names the versions.
 	versionsSQL = `SELECT id, name FROM versions`
@@ -110,7 +128,7 @@ ORDER BY i.id, s.day`
 
 // queries are the statements in one database's SQL.
 type queries struct {
-	firstDay, lastDay, summary, summarySightings, daily, adoption, upgrades, trend, versions, trendSightings string
+	firstDay, lastDay, summary, summarySightings, daily, adoption, upgrades, upgradesEver, trend, versions, trendSightings string
 }
 
 // dialects spell the placeholders of the statements for each database. A statement takes the
@@ -137,6 +155,7 @@ func spell(r *strings.Replacer) *queries {
 		daily:            r.Replace(dailySQL),
 		adoption:         r.Replace(adoptionSQL),
 		upgrades:         r.Replace(upgradesSQL),
+		upgradesEver:     r.Replace(upgradesEverSQL),
 		trend:            r.Replace(trendSQL),
 		versions:         r.Replace(versionsSQL),
 		trendSightings:   r.Replace(trendSightingsSQL),

@@ -50,6 +50,7 @@ func checkReference(t *testing.T, s *report.Store, ref *reference, rng *rand.Ran
 		t.Fatalf("first day: expected %s, got %q, %v, %v", dayString(ref.first), first, ok, err)
 	}
 	var filtered, fallbacks int // cases where min_days leaves out some instances but not all; past windows
+	var repeated int            // changes an instance made again in the window
 	for _, w := range referenceWindows(rng, ref.first, last) {
 		all := ref.summary(w, 1).Instances
 		for _, minDays := range []int{0, 1, 2, 3, 5} {
@@ -82,6 +83,7 @@ func checkReference(t *testing.T, s *report.Store, ref *reference, rng *rand.Ran
 		if expected := ref.new(w); !reflect.DeepEqual(added, expected) {
 			t.Errorf("new %v: expected\n\t%+v\ngot\n\t%+v", w, expected, added)
 		}
+		repeated += ref.repeated(w)
 		upgrades, err := s.Upgrades(ctx, w)
 		if err != nil {
 			t.Fatalf("upgrades %v: %v", w, err)
@@ -90,8 +92,9 @@ func checkReference(t *testing.T, s *report.Store, ref *reference, rng *rand.Ran
 			t.Errorf("upgrades %v: expected %+v, got %+v", w, expected, upgrades)
 		}
 	}
-	if filtered == 0 || fallbacks == 0 {
-		t.Errorf("expected cases where min_days leaves out some instances (%d) and windows before the last day (%d)", filtered, fallbacks)
+	if filtered == 0 || fallbacks == 0 || repeated == 0 {
+		t.Errorf("expected cases where min_days leaves out some instances (%d), windows before the last day (%d) "+
+			"and changes made again in a window (%d)", filtered, fallbacks, repeated)
 	}
 	whole := report.Window{From: dayString(ref.first), To: dayString(last)}
 	for _, tc := range referenceTrends(rng, ref.first, last, whole) {
@@ -319,6 +322,28 @@ func (ref *reference) new(w report.Window) []report.Day {
 		}
 	}
 	return days
+}
+
+// repeated counts the changes of version that an instance made again on a day of w, after
+// making them on an earlier day of w.
+func (ref *reference) repeated(w report.Window) int {
+	from, to := span(w)
+	n := 0
+	for _, rows := range ref.rows {
+		made := map[report.Upgrade]int32{} // the day each change was last made
+		for i := 1; i < len(rows); i++ {
+			a, b := rows[i-1], rows[i]
+			u := report.Upgrade{From: a.version, To: b.version}
+			if a.version == b.version || b.day < from || b.day > to {
+				continue
+			}
+			if day, ok := made[u]; ok && day < b.day {
+				n++
+			}
+			made[u] = b.day
+		}
+	}
+	return n
 }
 
 // upgrades counts per change of version the instances that made it on a day of w: two

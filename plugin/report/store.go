@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -184,10 +185,6 @@ func (s *Store) New(ctx context.Context, w Window) ([]Day, error) {
 // days runs query, whose rows are a day, a version id and a count, or a day, NULL and the
 // day's total, and returns every day from from to to with the counts it gives them.
 func (s *Store) days(ctx context.Context, q *queries, query string, from, to int32) ([]Day, error) {
-	days := make([]Day, 0, to-from+1)
-	for d := from; d <= to; d++ {
-		days = append(days, Day{Day: history.DayString(d), Versions: map[string]int64{}})
-	}
 	// One snapshot, so that every version the rows name is among those read first.
 	tx, err := s.snapshot(ctx)
 	if err != nil {
@@ -203,25 +200,99 @@ func (s *Store) days(ctx context.Context, q *queries, query string, from, to int
 		return nil, err
 	}
 	defer rows.Close()
+	return readDays(rows, names, from, to)
+}
+
+// readDays reads the rows of the query of days and returns every day from from to to with the
+// counts they give it. The rows of a day mostly come together, in the order of the primary key
+// or of the table's storage, so each run of rows of one day is gathered, then added to the
+// day's map, made with room for the versions of its first run: few maps grow.
+func readDays(rows *sql.Rows, names map[int64]string, from, to int32) ([]Day, error) {
+	days := make([]Day, to-from+1)
+	for i := range days {
+		days[i].Day = history.DayString(from + int32(i))
+	}
+	var (
+		row     intRow
+		current *Day      // the day of the run being read
+		run     []idCount // its versions
+	)
 	for rows.Next() {
-		var (
-			day     int32
-			version sql.NullInt64
-			n       int64
-		)
-		if err := rows.Scan(&day, &version, &n); err != nil {
+		if err := row.scan(rows); err != nil {
 			return nil, err
 		}
-		if day < from || day > to {
-			return nil, fmt.Errorf("day %s outside the window %s to %s", history.DayString(day), days[0].Day, days[len(days)-1].Day)
+		if !row.ok[0] || !row.ok[2] {
+			return nil, errors.New("a NULL day or count")
 		}
-		if d := &days[day-from]; version.Valid {
-			d.Versions[names[version.Int64]] = n
-		} else {
-			d.Instances = n
+		if day := row.v[0]; day < int64(from) || day > int64(to) {
+			return nil, fmt.Errorf("day %s outside the window %s to %s", history.DayString(int32(day)), days[0].Day, days[len(days)-1].Day)
+		}
+		d := &days[row.v[0]-int64(from)]
+		if !row.ok[1] {
+			d.Instances = row.v[2]
+			continue
+		}
+		if d != current {
+			addVersions(current, run, names)
+			current, run = d, run[:0]
+		}
+		run = append(run, idCount{row.v[1], row.v[2]})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	addVersions(current, run, names)
+	for i := range days {
+		if days[i].Versions == nil {
+			days[i].Versions = map[string]int64{}
 		}
 	}
-	return days, rows.Err()
+	return days, nil
+}
+
+// idCount is a count under a version id.
+type idCount struct {
+	version, n int64
+}
+
+// addVersions adds counts to the map of d, made with room for them if d has none yet.
+func addVersions(d *Day, counts []idCount, names map[int64]string) {
+	if len(counts) == 0 {
+		return
+	}
+	if d.Versions == nil {
+		d.Versions = make(map[string]int64, len(counts))
+	}
+	for _, c := range counts {
+		d.Versions[names[c.version]] = c.n
+	}
+}
+
+// intRow is a row of three integers, each maybe NULL, scanned into any, which database/sql
+// assigns without the reflection that an int64 or a sql.NullInt64 costs: both drivers give
+// integers as int64. The statements of a row per day and version are read so.
+type intRow struct {
+	dest [3]any
+	v    [3]int64
+	ok   [3]bool // false for NULL, whose v is 0
+}
+
+// scan reads the current row of rows.
+func (r *intRow) scan(rows *sql.Rows) error {
+	if err := rows.Scan(&r.dest[0], &r.dest[1], &r.dest[2]); err != nil {
+		return err
+	}
+	for i, x := range r.dest {
+		switch x := x.(type) {
+		case int64:
+			r.v[i], r.ok[i] = x, true
+		case nil:
+			r.v[i], r.ok[i] = 0, false
+		default:
+			return fmt.Errorf("column %d: %v (%T) is not an integer", i+1, x, x)
+		}
+	}
+	return nil
 }
 
 // Upgrades counts, per change of version, the instances that made the change on a day of w.
@@ -230,13 +301,34 @@ func (s *Store) days(ctx context.Context, q *queries, query string, from, to int
 // day, downgrades included, so the row before may be before w. An instance that reported two
 // versions in a day changed from the one it reported first. An instance counts once per change
 // it made in w, however often it made it. Sorted by count, largest first, then by from and to.
-// It reads the changes dated in w, through their index on day.
+// A window that holds the whole history reads the instances that ever made each change; any
+// other reads the per-day counts of changes, and the changes in w that repeat one made since
+// w.From, through their partial index.
 func (s *Store) Upgrades(ctx context.Context, w Window) ([]Upgrade, error) {
 	q, from, to, err := s.queries(w)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, q.upgrades, from, to)
+	// One snapshot, so that no write moves the first or last day between the choice and the
+	// query.
+	tx, err := s.snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("upgrades: %w", err)
+	}
+	defer tx.Rollback()
+	query, args := q.upgrades, []any{from, to}
+	var first, last int32
+	err = tx.QueryRowContext(ctx, q.firstDay).Scan(&first)
+	if err == nil {
+		err = tx.QueryRowContext(ctx, q.lastDay).Scan(&last)
+	}
+	switch {
+	case err == nil && from <= first && to >= last:
+		query, args = q.upgradesEver, nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("upgrades: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("upgrades: %w", err)
 	}
@@ -298,29 +390,39 @@ func (s *Store) Trend(ctx context.Context, w Window, windowDays, step int) ([]Da
 	if err != nil {
 		return nil, fmt.Errorf("trend: %w", err)
 	}
-	var days []Day
-	next := from // the next day to return
-	counts := map[int64]int64{}
-	appendUntil := func(day int32) { // appends the days to return that come before day
-		for ; next < day && next <= to; next += int32(step) {
-			d := Day{Day: history.DayString(next), Versions: make(map[string]int64, len(counts))}
-			for v, n := range counts {
-				d.Versions[names[v]] = n
-				d.Instances += n
-			}
-			days = append(days, d)
+	return trendDays(deltas, names, from, to, int32(step)), nil
+}
+
+// trendDays returns every step-th day from from to to with the trend that deltas, in order of
+// day, add up to by then. It keeps the counts by version name, so that each day returned gets
+// a copy of them.
+func trendDays(deltas []trendDelta, names map[int64]string, from, to, step int32) []Day {
+	var (
+		days   = make([]Day, 0, (to-from)/step+1)
+		next   = from               // the next day to return
+		counts = map[string]int64{} // each above 0
+		total  int64                // their sum
+	)
+	// appendUntil appends the days to return that come before day.
+	appendUntil := func(day int32) {
+		for ; next < day && next <= to; next += step {
+			days = append(days, Day{Day: history.DayString(next), Instances: total, Versions: maps.Clone(counts)})
 		}
 	}
 	for _, d := range deltas {
 		appendUntil(d.day)
-		if n := counts[d.version] + d.n; n > 0 {
-			counts[d.version] = n
+		name := names[d.version]
+		old := counts[name]
+		if n := old + d.n; n > 0 {
+			counts[name] = n
+			total += n - old
 		} else {
-			delete(counts, d.version)
+			delete(counts, name)
+			total -= old
 		}
 	}
 	appendUntil(to + 1)
-	return days, nil
+	return days
 }
 
 // trendDelta is what a trend gains, or loses, under a version id on a day.
@@ -330,22 +432,40 @@ type trendDelta struct {
 	n       int64
 }
 
-// trendDeltas reads the kept trend of window up to to, in order of day.
+// trendDeltas reads the kept trend of window up to to, and returns it in order of day.
 func trendDeltas(ctx context.Context, tx *sql.Tx, q *queries, window, to int32) ([]trendDelta, error) {
 	rows, err := tx.QueryContext(ctx, q.trend, window, to)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var deltas []trendDelta
+	// Read into chunks, then put together at once: a slice grown row by row would be copied at
+	// each growth, megabytes in the end.
+	var (
+		row    intRow
+		chunks [][]trendDelta
+		chunk  []trendDelta
+	)
 	for rows.Next() {
-		var d trendDelta
-		if err := rows.Scan(&d.day, &d.version, &d.n); err != nil {
+		if err := row.scan(rows); err != nil {
 			return nil, err
 		}
-		deltas = append(deltas, d)
+		if row.ok != [3]bool{true, true, true} {
+			return nil, errors.New("a NULL day, version or delta")
+		}
+		if len(chunk) == cap(chunk) {
+			chunks = append(chunks, chunk)
+			chunk = make([]trendDelta, 0, 4096)
+		}
+		chunk = append(chunk, trendDelta{day: int32(row.v[0]), version: row.v[1], n: row.v[2]})
 	}
-	return deltas, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	deltas := slices.Concat(append(chunks, chunk)...)
+	// Sorted here, as the statement leaves it: PostgreSQL would sort them on disk.
+	slices.SortFunc(deltas, func(a, b trendDelta) int { return cmp.Compare(a.day, b.day) })
+	return deltas, nil
 }
 
 // trendFromSightings works out the trend of window from the sightings of the days lo to to,

@@ -7,7 +7,7 @@ func Queries(d Dialect) map[string]string {
 	return map[string]string{
 		"first_day": q.firstDay, "last_day": q.lastDay,
 		"summary": q.summary, "summary_sightings": q.summarySightings,
-		"daily": q.daily, "new": q.adoption, "upgrades": q.upgrades,
+		"daily": q.daily, "new": q.adoption, "upgrades": q.upgrades, "upgrades_ever": q.upgradesEver,
 		"trend": q.trend, "trend_sightings": q.trendSightings,
 	}
 }

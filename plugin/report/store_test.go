@@ -544,11 +544,15 @@ func TestStoreQueryPlan(t *testing.T) {
 			"SEARCH day_adoption USING PRIMARY KEY (day>? AND day<?)",
 			"SEARCH day_counts USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
 		}},
-		{"upgrades", []any{from, to}, []string{"SEARCH changes USING COVERING INDEX changes_day (day>? AND day<?)"}},
+		{"upgrades", []any{from, to}, []string{
+			"SEARCH day_changes USING PRIMARY KEY (day>? AND day<?)",
+			"SEARCH changes USING COVERING INDEX changes_repeats (day>? AND day<?)",
+		}},
+		{"upgrades_ever", nil, []string{"SCAN c"}},
 		{"trend", []any{7, to}, []string{"SEARCH trend_deltas USING PRIMARY KEY (window_days=? AND day<?)"}},
 		{"trend_sightings", []any{from - 13, to}, []string{"SCAN i", "SEARCH s USING PRIMARY KEY (instance=? AND day>? AND day<?)"}},
 	}
-	tables := []string{"sightings", "instances", "changes", "day_versions", "day_counts", "day_adoption", "trend_deltas", "versions", "i", "s", "m", "v", "d", "a", "f", "t"}
+	tables := []string{"sightings", "instances", "changes", "day_changes", "day_versions", "day_counts", "day_adoption", "trend_deltas", "versions", "i", "s", "m", "v", "d", "a", "f", "t"}
 	for _, tc := range tests {
 		plan := explainSQLite(t, db, queries[tc.name], tc.args...)
 		p := strings.Join(plan, "\n\t")
