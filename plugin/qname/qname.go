@@ -63,8 +63,8 @@ func Parse(name, zone string) Name {
 	case 1:
 		return Name{Kind: Partial}
 	case 2:
-		v, okv := parseVersion(first)
-		id, oki := parseInstance(second)
+		v, okv := ParseVersion(first)
+		id, oki := ParseInstance(second)
 		if okv && oki {
 			return Name{Kind: Valid, Version: v, Instance: id}
 		}
@@ -102,8 +102,9 @@ func splitTwo(s string) (first, second string, labels int) {
 	return first, second, labels + 1
 }
 
-// parseVersion accepts 1 to MaxVersionLen bytes of a-z, 0-9, '-' and '_', in any case.
-func parseVersion(s string) (Version, bool) {
+// ParseVersion reads a version label: 1 to MaxVersionLen bytes of a-z, 0-9, '-' and '_', in any
+// case, lower-cased. The DNS path and the importer of old logs accept the same labels.
+func ParseVersion(s string) (Version, bool) {
 	var v Version
 	if len(s) == 0 || len(s) > MaxVersionLen {
 		return v, false
@@ -119,8 +120,9 @@ func parseVersion(s string) (Version, bool) {
 	return v, true
 }
 
-// parseInstance accepts a UUID version 4 (RFC 9562 variant) in its 36-character form, in any case.
-func parseInstance(s string) (uuid.UUID, bool) {
+// ParseInstance reads an instance label: a UUID version 4 (RFC 9562 variant) in its 36-character
+// form, in any case.
+func ParseInstance(s string) (uuid.UUID, bool) {
 	var id uuid.UUID
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return id, false
