@@ -1,7 +1,8 @@
 # make run: build and serve Corefile.example; make test: every test; make build: bin/coredns
-# (or BIN=PATH).
+# (or BIN=PATH) and the offline tool bin/mailustats (or TOOL=PATH).
 GO ?= go
 BIN ?= bin/coredns
+TOOL ?= bin/mailustats
 
 .PHONY: build run test fuzz clean bench bench-memory
 
@@ -13,6 +14,7 @@ LDFLAGS = -X github.com/mailustats/mailustats.buildVersion=$(VERSION) -X github.
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./build
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(TOOL) ./cmd/mailustats
 
 run: build
 	mkdir -p data

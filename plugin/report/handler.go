@@ -14,14 +14,14 @@ type Logger interface {
 	Warningf(format string, v ...any)
 }
 
-// defaultDays is the window of a request without ?days=N; the longest is maxWindowDays.
+// defaultDays is the window of a request without ?days=N; the longest is MaxWindowDays.
 const defaultDays = 30
 
 // daysAll is the value of days that asks for the whole history.
 const daysAll = "all"
 
 // defaultMinDays is the min_days of a summary without ?min_days=K: every instance counts. The
-// largest is maxWindowDays too.
+// largest is MaxWindowDays too.
 const defaultMinDays = 1
 
 // queryTimeout bounds the database work of one request.
@@ -200,7 +200,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(
 	now := h.now()
 	win := LastDays(now, n)
 	if all {
-		win, err = h.allDays(ctx, now)
+		win, err = h.store.WholeHistory(ctx, now)
 	}
 	var body any
 	if err == nil {
@@ -221,27 +221,10 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, query func(
 	writeJSON(w, http.StatusOK, cacheAPI, body)
 }
 
-// allDays is the window of days=all: from the first day with rows to today, but today alone
-// when there are none or the first is later, and at most maxWindowDays days.
-func (h *handler) allDays(ctx context.Context, now time.Time) (Window, error) {
-	first, ok, err := h.store.FirstDay(ctx)
-	if err != nil {
-		return Window{}, err
-	}
-	win := LastDays(now, maxWindowDays)
-	switch {
-	case !ok || first > win.To: // YYYY-MM-DD compare as they sort
-		win.From = win.To
-	case first > win.From:
-		win.From = first
-	}
-	return win, nil
-}
-
 // errWhole is the answer to a parameter that is not a whole number in range, or for days not
 // all either.
 func errWhole(name string) error {
-	msg := name + " must be a whole number from 1 to " + strconv.Itoa(maxWindowDays)
+	msg := name + " must be a whole number from 1 to " + strconv.Itoa(MaxWindowDays)
 	if name == "days" {
 		msg += ", or " + daysAll
 	}
@@ -258,7 +241,7 @@ func parseDays(r *http.Request) (n int, all bool, err error) {
 }
 
 // parseWhole reads the parameter name, days or min_days: missing is def; present, it must be
-// one plain decimal number from 1 to maxWindowDays.
+// one plain decimal number from 1 to MaxWindowDays.
 func parseWhole(r *http.Request, name string, def int) (int, error) {
 	values, ok := r.URL.Query()[name]
 	if !ok {
@@ -272,7 +255,7 @@ func parseWhole(r *http.Request, name string, def int) (int, error) {
 		return 0, errWhole(name)
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxWindowDays {
+	if err != nil || n < 1 || n > MaxWindowDays {
 		return 0, errWhole(name)
 	}
 	return n, nil

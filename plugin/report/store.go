@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/mailustats/mailustats/plugin/history"
 )
@@ -17,16 +18,16 @@ import (
 // a trend window or step out of range.
 var ErrWindow = errors.New("invalid window")
 
-// maxWindowDays is the longest window a query accepts, about twenty years, so that the whole
+// MaxWindowDays is the longest window a query accepts, about twenty years, so that the whole
 // history, which starts in 2015, fits: Daily and New return an entry for every day of the
 // window.
-const maxWindowDays = 7320
+const MaxWindowDays = 7320
 
 // maxTrendDays is the longest window of a trend.
 const maxTrendDays = 365
 
 // Validate returns an error wrapping ErrWindow unless From and To are dates as YYYY-MM-DD,
-// From is not after To, and the window spans at most maxWindowDays days.
+// From is not after To, and the window spans at most MaxWindowDays days.
 func (w Window) Validate() error {
 	_, _, err := w.bounds()
 	return err
@@ -43,8 +44,8 @@ func (w Window) bounds() (from, to int32, err error) {
 	switch days := int64(to) - int64(from) + 1; {
 	case days < 1:
 		return from, to, fmt.Errorf("%w: from %s is after to %s", ErrWindow, w.From, w.To)
-	case days > maxWindowDays:
-		return from, to, fmt.Errorf("%w: %d days, more than %d", ErrWindow, days, maxWindowDays)
+	case days > MaxWindowDays:
+		return from, to, fmt.Errorf("%w: %d days, more than %d", ErrWindow, days, MaxWindowDays)
 	}
 	return from, to, nil
 }
@@ -90,6 +91,23 @@ func (s *Store) FirstDay(ctx context.Context) (string, bool, error) {
 		return "", false, fmt.Errorf("first day: %w", err)
 	}
 	return history.DayString(day), true, nil
+}
+
+// WholeHistory is the window of days=all: from the first day with rows to now's UTC day, but
+// that day alone when there are none or the first is later, and at most MaxWindowDays days.
+func (s *Store) WholeHistory(ctx context.Context, now time.Time) (Window, error) {
+	first, ok, err := s.FirstDay(ctx)
+	if err != nil {
+		return Window{}, err
+	}
+	win := LastDays(now, MaxWindowDays)
+	switch {
+	case !ok || first > win.To: // YYYY-MM-DD compare as they sort
+		win.From = win.To
+	case first > win.From:
+		win.From = first
+	}
+	return win, nil
 }
 
 // Summary counts the distinct instances seen in w, each once under the last version it reported
@@ -370,7 +388,7 @@ func (s *Store) Trend(ctx context.Context, w Window, windowDays, step int) ([]Da
 	if step < 1 {
 		return nil, fmt.Errorf("%w: a trend every %d days", ErrWindow, step)
 	}
-	step = min(step, maxWindowDays) // no window has more days
+	step = min(step, MaxWindowDays) // no window has more days
 	// One snapshot, so that every version the rows name is among those read first.
 	tx, err := s.snapshot(ctx)
 	if err != nil {

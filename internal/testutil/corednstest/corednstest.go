@@ -66,7 +66,8 @@ func Main(m *testing.M, bin *string) int {
 		fmt.Fprintf(os.Stderr, "go env GOMOD: %v\n", err)
 		return 1
 	}
-	cmd := exec.CommandContext(ctx, "make", "-s", "-C", filepath.Dir(strings.TrimSpace(string(root))), "build", "BIN="+*bin)
+	cmd := exec.CommandContext(ctx, "make", "-s", "-C", filepath.Dir(strings.TrimSpace(string(root))), "build", "BIN="+*bin,
+		"TOOL="+filepath.Join(dir, "mailustats")) // make build builds the offline tool too; not into the checkout
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
