@@ -508,11 +508,18 @@ func TestRecorderHurry(t *testing.T) {
 	if first.Hurry() {
 		t.Error("expected no hurry with nothing behind the batch")
 	}
-	r.Add(rec(1, 0))
-	waitFor(t, "the hurry once a record waits behind the batch", first.Hurry)
+	for i := range 24 { // a quarter of the backlog, less one
+		r.Add(rec(1, i))
+	}
+	time.Sleep(50 * time.Millisecond) // five flush intervals: the records are in the backlog
+	if first.Hurry() {
+		t.Error("expected no hurry with less than a quarter of the backlog behind the batch")
+	}
+	r.Add(rec(2, 0))
+	waitFor(t, "the hurry once a quarter of the backlog waits behind the batch", first.Hurry)
 	close(slow.release)
 	released = true
-	waitFor(t, "all six records written", func() bool { return len(slow.records()) == 6 })
+	waitFor(t, "all 30 records written", func() bool { return len(slow.records()) == 30 })
 
 	last := slow.last()
 	if last.Hurry() {

@@ -148,9 +148,15 @@ func (w *worker) drain(giveUp <-chan struct{}) {
 	}
 }
 
-// behind reports whether more records wait behind a head batch of n records or the worker is
-// asked to stop; the sink writes in a hurry then. A hand-off fills at most half the backlog,
-// so with records waiting the backlog may have no room for the next one.
+// hurryShare is the share of the backlog that, waiting behind a batch, makes the sink hurry:
+// a quarter, so that a hand-off, up to half the backlog, still finds room while the sink
+// catches up at full speed.
+const hurryShare = 4
+
+// behind reports whether a quarter of the backlog waits behind a head batch of n records, or
+// the worker is asked to stop; the sink writes in a hurry then. Until then it has time to
+// spare: a few records behind the batch are written soon enough at the sink's resting pace,
+// which leaves the processors to the answers.
 func (w *worker) behind(n int) bool {
 	select {
 	case <-w.quit:
@@ -159,7 +165,7 @@ func (w *worker) behind(n int) bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.pending) > n
+	return len(w.pending)-n >= max(1, w.limit/hurryShare)
 }
 
 // retry calls op until it succeeds, waiting with backoff between attempts; it returns false if
