@@ -2,7 +2,7 @@ package report
 
 import "strings"
 
-// The statements, written once for both databases, on the store's schema version 2: days are
+// The statements, written once for both databases, on the store's schema version 3: days are
 // integers (days since 1970-01-01), versions and instances interned as integer ids. In them,
 // {from} and {to} are the window's ends, {min_days} the fewest days of an instance, {window}
 // the days of a trend's window and {lo} the first day a trend reads, each a numbered

@@ -1,5 +1,5 @@
 // Package report answers the maintainers' questions from the tables that the SQL sinks keep
-// (the store's schema version 2): how many distinct instances run each version, per day, over a
+// (the store's schema version 3): how many distinct instances run each version, per day, over a
 // window and as a trend, how many are new and how many upgraded. It reads the aggregates the
 // sinks keep beside the sightings wherever they answer the question, and the sightings where
 // they do not. It returns counts only, never an instance.
@@ -19,7 +19,7 @@ const (
 	Postgres
 )
 
-// Store runs the statistics queries on a database with the store's schema version 2.
+// Store runs the statistics queries on a database with the store's schema version 3.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect

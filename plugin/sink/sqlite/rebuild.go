@@ -19,7 +19,7 @@ const (
 )
 
 // Rebuild recomputes every aggregate from the sightings, and the state of every instance that
-// has sightings, and replaces what the tables held: the migration to store version 2 fills
+// has sightings, and replaces what the tables held: the migrations that ask for it fill
 // them so, and `verify -repair` mends them. Run it in a transaction of the database's writer
 // (BEGIN IMMEDIATE). It reads the sightings once, in order, and holds in memory one instance's
 // rows and the per-day aggregates.
