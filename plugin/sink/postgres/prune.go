@@ -7,11 +7,11 @@ import (
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
-// The statements that delete batch IDs written before $1 and, with a retention, events that
-// happened before $2.
+// The statements that delete batch IDs written before $1, but for those of imports, and, with a
+// retention, events that happened before $2.
 const (
-	pruneBatches = `DELETE FROM batches WHERE at < $1`
-	pruneEvents  = `WITH b AS (DELETE FROM batches WHERE at < $1) DELETE FROM events WHERE time < $2`
+	pruneBatches = `DELETE FROM batches WHERE at < $1 AND ` + table.PruneKept
+	pruneEvents  = `WITH b AS (` + pruneBatches + `) DELETE FROM events WHERE time < $2`
 )
 
 // pruneDue reports whether expired rows are to be deleted at now, and if so schedules the next
@@ -26,8 +26,8 @@ func (s *pgSink) pruneDue(now time.Time) bool {
 	return true
 }
 
-// prune deletes the batch IDs older than table.BatchKeep and, with a retention, the events older
-// than it.
+// prune deletes the batch IDs older than table.BatchKeep, but for those of imports, and, with a
+// retention, the events older than it.
 func (s *pgSink) prune(ctx context.Context, now time.Time) error {
 	var err error
 	if s.opts.Retention > 0 {

@@ -120,7 +120,8 @@ func TestWritePrunes(t *testing.T) {
 
 	// Within the hour nothing is pruned.
 	now = now.Add(30 * time.Minute)
-	write(t, s, sink.Batch{ID: "2", Records: []sink.Record{rec(t, "2024-07-08T10:00:00Z", "2024.06", instB)}})
+	imported := table.ImportPrefix + "2" // kept for ever
+	write(t, s, sink.Batch{ID: imported, Records: []sink.Record{rec(t, "2024-07-08T10:00:00Z", "2024.06", instB)}})
 	checkRows(t, s, events,
 		"2024-07-08T10:00:00Z 2024.06 "+instB,
 		"2024-07-10T11:00:00Z 2024.06 "+instA,
@@ -133,12 +134,12 @@ func TestWritePrunes(t *testing.T) {
 		"2024-07-10T11:00:00Z 2024.06 "+instA,
 		"2024-07-10T13:00:00Z 2024.06 "+instB,
 	)
-	checkRows(t, s, `SELECT id FROM batches ORDER BY id`, "1", "2", "3")
+	checkRows(t, s, `SELECT id FROM batches ORDER BY id`, "1", "3", imported)
 
-	// A day later, so do the batch IDs.
+	// A day later, so do the batch IDs, but for the import's.
 	now = now.Add(25 * time.Hour)
 	write(t, s, sink.Batch{ID: "4", Records: []sink.Record{rec(t, "2024-07-11T13:00:00Z", "2024.06", instA)}})
-	checkRows(t, s, `SELECT id FROM batches ORDER BY id`, "4")
+	checkRows(t, s, `SELECT id FROM batches ORDER BY id`, "4", imported)
 	checkRows(t, s, daily,
 		"2024-07-07 2024.06 "+instA+" 1 2024-07-07T12:00:00Z 2024-07-07T12:00:00Z",
 		"2024-07-08 2024.06 "+instB+" 1 2024-07-08T10:00:00Z 2024-07-08T10:00:00Z",

@@ -498,7 +498,7 @@ func eventVars(records []sink.Record) rowVars {
 
 // prune deletes the batch IDs too old to see a retry and, with a retention, the old events.
 func (s *store) prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE at < ?`, now.Add(-table.BatchKeep).Unix()); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE at < ? AND `+table.PruneKept, now.Add(-table.BatchKeep).Unix()); err != nil {
 		return err
 	}
 	if s.opts.Retention == 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
 const (
@@ -196,8 +197,9 @@ func TestWritePrunes(t *testing.T) {
 		return sink.Record{Time: now.Add(-age), Version: "2024.06", Instance: instA}
 	}
 	write(t, s, batch("b1", event(time.Hour), event(30*time.Hour)))
-	now = now.Add(30 * time.Minute) // too soon to prune again
-	write(t, s, batch("b2", event(50*time.Hour)))
+	now = now.Add(30 * time.Minute)       // too soon to prune again
+	imported := table.ImportPrefix + "b2" // kept for ever
+	write(t, s, batch(imported, event(50*time.Hour)))
 	if got := count(t, s, "events"); got != 3 {
 		t.Errorf("expected 3 events before the next prune, got %d", got)
 	}
@@ -209,11 +211,11 @@ func TestWritePrunes(t *testing.T) {
 		{t0.Add(-time.Hour).Unix(), "2024.06", instA},
 		{now.Unix(), "2024.06", instA},
 	})
-	checkRows(t, "batches", query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{"b1"}, {"b2"}, {"b3"}})
+	checkRows(t, "batches", query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{"b1"}, {imported}, {"b3"}})
 
-	now = now.Add(5 * time.Hour) // b1 and b2 are now more than 24 hours old
+	now = now.Add(5 * time.Hour) // b1 and the import's batch are now more than 24 hours old
 	write(t, s, batch("b4", event(0)))
-	checkRows(t, "batches after pruning", query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{"b3"}, {"b4"}})
+	checkRows(t, "batches after pruning", query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{imported}, {"b3"}, {"b4"}})
 	checkRows(t, "events after pruning again", eventRows(t, s), [][]any{
 		{t0.Add(-time.Hour).Unix(), "2024.06", instA},
 		{now.Add(-5 * time.Hour).Unix(), "2024.06", instA},
