@@ -32,6 +32,7 @@ type command struct {
 
 // commands are the subcommands, in the order the usage lists them.
 var commands = []command{
+	{name: "import", summary: "import old servers' logs and sink files into the database", run: runImport},
 	{name: "report", summary: "print the instances per version over the last days", run: runReport},
 }
 

@@ -103,9 +103,9 @@ func summary(ctx context.Context, store *report.Store, now time.Time, d days, mi
 	return store.Summary(ctx, win, minDays)
 }
 
-// printJSON writes sum as the API does.
-func printJSON(w io.Writer, sum report.Summary) error {
-	b, err := json.Marshal(sum)
+// printJSON writes v as one line of JSON, as the API does.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
