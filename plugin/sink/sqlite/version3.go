@@ -22,11 +22,6 @@ const version3SQL = `ALTER TABLE changes ADD COLUMN previous_day INTEGER;
 		SELECT day, from_version, to_version, count(*) FROM changes GROUP BY day, from_version, to_version;
 	` + fillChangeInstances + `;`
 
-// previousChange is, in an UPDATE of changes, the day the instance last made the change
-// before: a search of the primary key of changes.
-const previousChange = `(SELECT max(p.day) FROM changes AS p WHERE p.instance = changes.instance AND p.day < changes.day
-		AND p.from_version = changes.from_version AND p.to_version = changes.to_version)`
-
 const (
 	// markAllRepeats sets previous_day on every change that repeats an earlier one of its
 	// instance, as Rebuild and the migration need after inserting the changes.
@@ -55,9 +50,14 @@ const (
 	ON CONFLICT (from_version, to_version) DO UPDATE SET instances = instances + excluded.instances`
 
 	// markRepeats sets previous_day on the changes of instances dated after a day, those a
-	// batch inserted.
+	// batch inserted, that repeat an earlier one: each a search of the instance's changes.
+	// Only those rows are written.
 	markRepeatsHead = `WITH batch (instance, after) AS (VALUES `
-	markRepeatsTail = `) UPDATE changes SET previous_day = ` + previousChange + `
-	WHERE instance IN (SELECT instance FROM batch)
-		AND day > (SELECT after FROM batch WHERE batch.instance = changes.instance)`
+	markRepeatsTail = `) UPDATE changes SET previous_day = r.previous_day
+	FROM (SELECT n.instance, n.day, n.from_version, n.to_version, (
+			SELECT max(p.day) FROM changes AS p WHERE p.instance = n.instance AND p.day < n.day
+				AND p.from_version = n.from_version AND p.to_version = n.to_version) AS previous_day
+		FROM batch JOIN changes AS n ON n.instance = batch.instance AND n.day > batch.after) AS r
+	WHERE r.previous_day IS NOT NULL AND changes.instance = r.instance AND changes.day = r.day
+		AND changes.from_version = r.from_version AND changes.to_version = r.to_version`
 )
