@@ -12,7 +12,8 @@ const BatchKeep = 24 * time.Hour
 
 // ImportPrefix begins the IDs of the batches that `mailustats import` writes, named by the lines
 // they hold. They are kept for ever, so that a file imported again, or an import started again
-// after it was killed, is recognised batch by batch; they are few, one per 32768 lines.
+// after it was killed, is recognised batch by batch; they are few, one per hundreds of thousands
+// of lines.
 const ImportPrefix = "import "
 
 // PruneKept is the SQL condition, on the batches' id, that keeps import batch IDs from pruning.
