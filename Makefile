@@ -4,7 +4,7 @@ GO ?= go
 BIN ?= bin/coredns
 TOOL ?= bin/mailustats
 
-.PHONY: build run test fuzz clean bench bench-memory
+.PHONY: build run test fuzz clean bench bench-memory bench-import
 
 # The build identity that bin/coredns -version and the build_info metrics report; set from git,
 # or on the command line (make build VERSION=v1.2.0 REVISION=...).
@@ -30,6 +30,10 @@ bench:
 
 bench-memory:
 	bash bench/run.sh -memory 1000000
+
+# make bench-import: mailustats import of a 10-million-line old log into SQLite and PostgreSQL.
+bench-import:
+	$(GO) test -run '^$$' -bench Import -benchtime 1x -v ./bench/importbench
 
 clean:
 	rm -rf bin data
