@@ -89,8 +89,31 @@ func newImporter(ctx context.Context, db database, secret string, s streams, ver
 	if secret != "" {
 		imp.hash = hashid.New(secret).Hash
 	}
+	if err := imp.checkKind(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("%s: %w", db.name, err), imp.close())
+	}
 	imp.sum.Skipped = map[string]int64{}
 	return imp, nil
+}
+
+// checkKind refuses, before any batch, an import of IDs of the other kind than the database
+// holds: the sink refuses only the batches it writes, so lines imported before would pass for
+// unchanged.
+func (imp *importer) checkKind(ctx context.Context) error {
+	var stored string
+	switch err := imp.reader.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'ids'`).Scan(&stored); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil // nothing stored yet
+	case err != nil:
+		return fmt.Errorf("settings: %w", err)
+	}
+	switch {
+	case imp.hash != nil && stored == table.KindUUID:
+		return errors.New("the database holds raw instance IDs, not hash_ids digests: import without -hash-secret and hash_ids")
+	case imp.hash == nil && stored == table.KindHash:
+		return errors.New("the database holds hash_ids digests, not raw instance IDs: import with the server's secret, by -hash-secret or -conf")
+	}
+	return nil
 }
 
 func (imp *importer) close() error { return errors.Join(imp.sink.Close(), imp.reader.Close()) }
