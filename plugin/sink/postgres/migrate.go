@@ -17,6 +17,9 @@ var migrations = []migration{
 	{apply: execMigration(version3)},
 }
 
+// SchemaVersion is the version of the schema this build brings a database to.
+func SchemaVersion() int { return len(migrations) }
+
 // migration is one schema change.
 type migration struct {
 	apply func(ctx context.Context, tx pgx.Tx) error
