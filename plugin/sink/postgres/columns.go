@@ -27,8 +27,15 @@ WHERE i.id = u.id`
 	deleteChanges = `DELETE FROM changes AS c
 USING unnest($1::bigint[], $2::integer[]) AS d (instance, after)
 WHERE c.instance = d.instance AND c.day > d.after`
-	insertChanges = `INSERT INTO changes (instance, day, from_version, to_version)
-SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::bigint[])`
+	// The changes come with the day each last made the same change before, if that is among
+	// the changes inserted too, else NULL; then the day is found among the changes stored, by
+	// a search of their primary key (the statement does not see the rows it inserts).
+	insertChanges = `INSERT INTO changes (instance, day, from_version, to_version, previous_day)
+SELECT n.instance, n.day, n.from_version, n.to_version, coalesce(n.previous_day, (
+	SELECT max(p.day) FROM changes AS p WHERE p.instance = n.instance AND p.day < n.day
+		AND p.from_version = n.from_version AND p.to_version = n.to_version))
+FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::bigint[], $5::integer[])
+	AS n (instance, day, from_version, to_version, previous_day)`
 	upsertVersionFirst = `INSERT INTO instance_versions (instance, version, first_day)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::integer[])
 ON CONFLICT (instance, version) DO UPDATE SET first_day = EXCLUDED.first_day`
@@ -68,6 +75,7 @@ type planColumns struct {
 	changes struct {
 		instance, from, to []int64
 		day                []int32
+		previous           []*int32 // the day of the same change before, if the plan has it
 	}
 	versionFirst struct {
 		instance, version []int64
@@ -77,8 +85,9 @@ type planColumns struct {
 
 // add adds plan, of instance id, to c; ids are the ids of its versions. The state is stored
 // only if it is not the one stored, as when an instance announces itself again on the same
-// day; the changes of a known instance are replaced, those of a new one only added.
-func (c *planColumns) add(id int64, known bool, stored history.State, plan history.Plan, ids map[string]int64) {
+// day. The changes of an instance are replaced if replace says it may have some after
+// plan.ChangesAfter, else only added.
+func (c *planColumns) add(id int64, replace bool, stored history.State, plan history.Plan, ids map[string]int64) {
 	s := &c.sightings
 	for _, r := range plan.Rows {
 		s.instance = append(s.instance, id)
@@ -96,7 +105,7 @@ func (c *planColumns) add(id int64, known bool, stored history.State, plan histo
 		st.days = append(st.days, int32(plan.State.Days))
 		st.lastVersion = append(st.lastVersion, ids[plan.State.LastVersion])
 	}
-	if known {
+	if replace {
 		c.replaced.instance = append(c.replaced.instance, id)
 		c.replaced.after = append(c.replaced.after, plan.ChangesAfter)
 	}
@@ -105,12 +114,24 @@ func (c *planColumns) add(id int64, known bool, stored history.State, plan histo
 		c.changes.day = append(c.changes.day, ch.Day)
 		c.changes.from = append(c.changes.from, ids[ch.From])
 		c.changes.to = append(c.changes.to, ids[ch.To])
+		c.changes.previous = append(c.changes.previous, previousDay(plan.Changes, ch))
 	}
 	for _, v := range slices.Sorted(maps.Keys(plan.VersionFirst)) {
 		c.versionFirst.instance = append(c.versionFirst.instance, id)
 		c.versionFirst.version = append(c.versionFirst.version, ids[v])
 		c.versionFirst.day = append(c.versionFirst.day, plan.VersionFirst[v])
 	}
+}
+
+// previousDay is the last day before ch's on which changes has the same change, or nil.
+func previousDay(changes []history.Change, ch history.Change) *int32 {
+	var day *int32
+	for _, o := range changes {
+		if o.From == ch.From && o.To == ch.To && o.Day < ch.Day && (day == nil || o.Day > *day) {
+			day = &o.Day
+		}
+	}
+	return day
 }
 
 // len is how many instances c holds the new states of.
@@ -128,7 +149,7 @@ func (c *planColumns) queue(b *pgx.Batch) {
 		b.Queue(deleteChanges, r.instance, r.after)
 	}
 	if ch := c.changes; len(ch.instance) > 0 {
-		b.Queue(insertChanges, ch.instance, ch.day, ch.from, ch.to)
+		b.Queue(insertChanges, ch.instance, ch.day, ch.from, ch.to, ch.previous)
 	}
 	if v := c.versionFirst; len(v.instance) > 0 {
 		b.Queue(upsertVersionFirst, v.instance, v.version, v.day)

@@ -50,27 +50,16 @@ GROUP BY from_version, to_version`
 	// addChangeInstances adds to change_instances what history.Plan.Made says of the
 	// instances $1, with ChangesAfter $2: a change $3 to $4 an instance makes after that day
 	// now and not before ($5 = 1), or no longer ($5 = -1), counts unless the instance made it
-	// by that day, which the batch leaves as it was. Rows come in key order, so concurrent
-	// writers lock them in one order.
+	// by that day, which the batch leaves as it was: a search of the primary key of changes
+	// for each, which OFFSET 0 keeps from becoming a join that sorts or hashes the whole
+	// table. Rows come in key order, so concurrent writers lock them in one order.
 	addChangeInstances = `INSERT INTO change_instances (from_version, to_version, instances)
 SELECT m.from_version, m.to_version, sum(m.n)
 FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::bigint[], $5::integer[]) AS m (instance, after, from_version, to_version, n)
 WHERE NOT EXISTS (SELECT FROM changes AS c WHERE c.instance = m.instance AND c.day <= m.after
-	AND c.from_version = m.from_version AND c.to_version = m.to_version)
+	AND c.from_version = m.from_version AND c.to_version = m.to_version OFFSET 0)
 GROUP BY m.from_version, m.to_version
 HAVING sum(m.n) <> 0
 ORDER BY m.from_version, m.to_version
 ON CONFLICT (from_version, to_version) DO UPDATE SET instances = change_instances.instances + EXCLUDED.instances`
-
-	// markRepeats sets previous_day on the changes of the instances $1, each dated after its
-	// day in $2, those a batch inserted, that repeat an earlier one: for each, a search of the
-	// primary key of changes for the day the instance last made the change before.
-	markRepeats = `UPDATE changes AS c SET previous_day = r.previous_day
-FROM (SELECT n.instance, n.day, n.from_version, n.to_version, (
-		SELECT max(p.day) FROM changes AS p WHERE p.instance = n.instance AND p.day < n.day
-			AND p.from_version = n.from_version AND p.to_version = n.to_version) AS previous_day
-	FROM unnest($1::bigint[], $2::integer[]) AS b (instance, after)
-	JOIN changes AS n ON n.instance = b.instance AND n.day > b.after) AS r
-WHERE r.previous_day IS NOT NULL AND c.instance = r.instance AND c.day = r.day
-	AND c.from_version = r.from_version AND c.to_version = r.to_version`
 )

@@ -20,6 +20,10 @@ import (
 // and never deadlock, and then loads what history.Before needs of them; the second stores the
 // plans and commits.
 const (
+	// noJIT turns off JIT compilation in the transaction: its statements probe indexes once
+	// for each element of the batch's arrays, at costs the planner overestimates, the more so
+	// before the tables have statistics, and compiling them took longer than running them.
+	noJIT      = `SET LOCAL jit = off`
 	claimBatch = `INSERT INTO batches (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	claimKind  = `INSERT INTO settings (name, value) VALUES ('ids', $1) ON CONFLICT DO NOTHING`
 	readKind   = `SELECT value FROM settings WHERE name = 'ids'`
@@ -211,6 +215,7 @@ type lockedInstance struct {
 func (w *batchWriter) begin(ctx context.Context, batch sink.Batch, now time.Time, kind string, events bool) error {
 	var b pgx.Batch
 	b.Queue("BEGIN")
+	b.Queue(noJIT)
 	b.Queue(claimBatch, batch.ID, now)
 	if events {
 		b.Queue(insertEvents, eventColumns(batch.Records)...)
@@ -228,8 +233,10 @@ func (w *batchWriter) begin(ctx context.Context, batch sink.Batch, now time.Time
 	}
 	br := w.conn.SendBatch(ctx, &b)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return err
+	for range 2 { // BEGIN, noJIT
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
 	}
 	tag, err := br.Exec()
 	if err != nil {
@@ -409,6 +416,12 @@ func (w *batchWriter) readBefore(br pgx.BatchResults) error {
 	return err
 }
 
+// storesChanges reports whether the store may hold changes of an instance dated after day:
+// changes are dated by the day of a row, and before has all its rows after day.
+func storesChanges(before history.Before, day int32) bool {
+	return slices.ContainsFunc(before.Rows, func(r history.Row) bool { return r.Day > day })
+}
+
 // kindError is the refusal of a batch whose kind of instance ID is not the stored one.
 func kindError(stored string) error {
 	if stored == table.KindHash {
@@ -417,15 +430,11 @@ func kindError(stored string) error {
 	return errors.New("the database holds raw instance IDs; this server stores hash_ids digests")
 }
 
-// commit plans every instance of the batch, stores the plans, the previous days of the changes
-// inserted and the aggregates' changes, and commits. It returns how many instances were new.
+// commit plans every instance of the batch, stores the plans and the aggregates' changes, and
+// commits. It returns how many instances were new.
 func (w *batchWriter) commit(ctx context.Context) (newInstances int, err error) {
 	d := history.NewDelta()
 	var c planColumns
-	var repeats struct { // the instances with changes to insert, and their ChangesAfter
-		instance []int64
-		after    []int32
-	}
 	var made struct { // what the plans' Made say: instance, ChangesAfter, change and count
 		instance, from, to []int64
 		after, n           []int32
@@ -435,11 +444,7 @@ func (w *batchWriter) commit(ctx context.Context) (newInstances int, err error) 
 			newInstances++
 		}
 		plan := d.Plan(l.before, l.batch.rows)
-		c.add(l.id, l.before.Known, l.stored, plan, w.ids)
-		if len(plan.Changes) > 0 {
-			repeats.instance = append(repeats.instance, l.id)
-			repeats.after = append(repeats.after, plan.ChangesAfter)
-		}
+		c.add(l.id, storesChanges(l.before, plan.ChangesAfter), l.stored, plan, w.ids)
 		for p, n := range plan.Made {
 			made.instance, made.after = append(made.instance, l.id), append(made.after, plan.ChangesAfter)
 			made.from, made.to = append(made.from, w.ids[p.From]), append(made.to, w.ids[p.To])
@@ -448,9 +453,6 @@ func (w *batchWriter) commit(ctx context.Context) (newInstances int, err error) 
 	}
 	var b pgx.Batch
 	c.queue(&b)
-	if len(repeats.instance) > 0 {
-		b.Queue(markRepeats, repeats.instance, repeats.after)
-	}
 	if len(made.instance) > 0 {
 		b.Queue(addChangeInstances, made.instance, made.after, made.from, made.to, made.n)
 	}
