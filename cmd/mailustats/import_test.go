@@ -429,9 +429,9 @@ func TestImportGenerated(t *testing.T) {
 	for _, seed := range []uint64{1, 2} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
-			log := generateLog(seed, 2*chunkLines+chunkLines/4)
+			log := generateLog(seed, 2*testChunkLines+testChunkLines/4)
 			lines := int64(len(log.lines))
-			if lines <= 2*chunkLines {
+			if lines <= 2*testChunkLines {
 				t.Fatalf("expected more than two chunks of lines, got %d lines", lines)
 			}
 			path := writeLog(t, "stats.log", log.lines)
@@ -440,7 +440,7 @@ func TestImportGenerated(t *testing.T) {
 				Lines: lines, Imported: int64(len(log.events)), Skipped: log.skipped,
 				InstanceDays: int64(tr.instanceDays), Instances: int64(len(tr.instances)), NewInstances: int64(len(tr.instances)),
 				First: tr.first.Format(time.RFC3339), Last: tr.last.Format(time.RFC3339),
-				Chunks: (lines + chunkLines - 1) / chunkLines,
+				Chunks: (lines + testChunkLines - 1) / testChunkLines,
 			}
 
 			one := newSQLite(t)
@@ -680,7 +680,7 @@ const (
 )
 
 // killedLines is how many lines the killed import reads: more than a chunk, less than two.
-const killedLines = chunkLines + chunkLines/8
+const killedLines = testChunkLines + testChunkLines/8
 
 // TestImportKilled kills an import with SIGKILL once it has stored its first chunk, while it
 // waits for more lines; the import started again on the whole file ends with the database of
@@ -703,8 +703,8 @@ func TestImportKilled(t *testing.T) {
 	}
 
 	t.Parallel()
-	log := generateLog(6, chunkLines+chunkLines/2)
-	if len(log.lines) <= killedLines || len(log.lines) > 2*chunkLines {
+	log := generateLog(6, testChunkLines+testChunkLines/2)
+	if len(log.lines) <= killedLines || len(log.lines) > 2*testChunkLines {
 		t.Fatalf("expected more lines than the killed import reads, in two chunks, got %d", len(log.lines))
 	}
 	path := writeLog(t, "stats.log", log.lines)
@@ -744,7 +744,7 @@ func TestImportKilled(t *testing.T) {
 	if n := batches(); n != 1 {
 		t.Fatalf("expected the killed import to have stored one chunk, got %d", n)
 	}
-	stored := log.eventsBefore(chunkLines)
+	stored := log.eventsBefore(testChunkLines)
 	checkRows(t, "killed", truthOf(stored, nil).rows, killed.rows(t))
 
 	tr := truthOf(log.events, nil)
@@ -769,7 +769,7 @@ func TestImportPostgres(t *testing.T) {
 	t.Parallel()
 	pg := newPostgres(t)
 	lite := newSQLite(t)
-	log := generateLog(7, chunkLines+chunkLines/4)
+	log := generateLog(7, testChunkLines+testChunkLines/4)
 	path := writeLog(t, "stats.log", log.lines)
 	var sums [2][]importSummary
 	for i, d := range []testDB{pg, lite} {

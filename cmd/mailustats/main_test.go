@@ -13,7 +13,12 @@ import (
 // pgServer is the PostgreSQL server of the package's tests, each on a database of its own.
 var pgServer pgtest.Shared
 
+// testChunkLines is the lines of a batch in the tests, which import logs of a few batches: small,
+// so that they stay quick under the race detector.
+const testChunkLines = 2048
+
 func TestMain(m *testing.M) {
+	chunkLines = testChunkLines
 	code := m.Run()
 	if err := pgServer.Close(); err != nil {
 		fmt.Println(err)

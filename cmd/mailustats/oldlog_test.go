@@ -90,6 +90,11 @@ func generateLog(seed uint64, lines int) oldLog {
 	}
 	g.add(when(), strings.Repeat("19,", maxLine/2)+"1600000000", nil, logimport.BadFormat)
 	slices.SortFunc(g.lines, func(a, b logLine) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq)) })
+	// Empty last lines would read as the newline at the end of the file: they go first.
+	for i := 0; i < len(g.lines) && g.lines[len(g.lines)-1].text == ""; i++ {
+		last := g.lines[len(g.lines)-1]
+		g.lines = append([]logLine{last}, g.lines[:len(g.lines)-1]...)
+	}
 	l := oldLog{skipped: map[string]int64{}}
 	for i, ln := range g.lines {
 		l.lines = append(l.lines, ln.text)
