@@ -206,59 +206,36 @@ func queueDelta(b *pgx.Batch, d *history.Delta, ids map[string]int64) {
 	if days, versions, counts := dayVersions(d.Adoption); len(days) > 0 {
 		b.Queue(addDayAdoption, days, versions, counts)
 	}
-	queueDayChanges(b, d.Changes, ids)
-
-	type trendRow struct {
-		window, day int32
-		version     int64
-		n           int64
+	var changes, trend [][4]int64
+	for c, n := range d.Changes {
+		if n != 0 {
+			changes = append(changes, [4]int64{int64(c.Day), ids[c.From], ids[c.To], n})
+		}
 	}
-	var trend []trendRow
+	queueKeyed(b, addDayChanges, changes)
 	for k, n := range d.Trend {
 		if n != 0 {
-			trend = append(trend, trendRow{k.Window, k.Day, ids[k.Version], n})
+			trend = append(trend, [4]int64{int64(k.Window), int64(k.Day), ids[k.Version], n})
 		}
 	}
-	if len(trend) == 0 {
-		return
-	}
-	slices.SortFunc(trend, func(a, b trendRow) int {
-		return cmp.Or(cmp.Compare(a.window, b.window), cmp.Compare(a.day, b.day), cmp.Compare(a.version, b.version))
-	})
-	windows, trendDays := make([]int32, len(trend)), make([]int32, len(trend))
-	versions, deltas := make([]int64, len(trend)), make([]int64, len(trend))
-	for i, r := range trend {
-		windows[i], trendDays[i], versions[i], deltas[i] = r.window, r.day, r.version, r.n
-	}
-	b.Queue(addTrendDeltas, windows, trendDays, versions, deltas)
+	queueKeyed(b, addTrendDeltas, trend)
 }
 
-// queueDayChanges queues on b the statement that adds changes to day_changes, in key order,
-// leaving out zeros; ids are the ids of their versions.
-func queueDayChanges(b *pgx.Batch, changes map[history.Change]int64, ids map[string]int64) {
-	type changeRow struct {
-		day      int32
-		from, to int64
-		n        int64
-	}
-	var rows []changeRow
-	for c, n := range changes {
-		if n != 0 {
-			rows = append(rows, changeRow{c.Day, ids[c.From], ids[c.To], n})
-		}
-	}
+// queueKeyed queues on b the statement sql over rows of a key of three integers and a count,
+// in key order, so that concurrent writers lock them in one order; nothing when there are none.
+func queueKeyed(b *pgx.Batch, sql string, rows [][4]int64) {
 	if len(rows) == 0 {
 		return
 	}
-	slices.SortFunc(rows, func(a, b changeRow) int {
-		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
-	})
-	days, froms := make([]int32, len(rows)), make([]int64, len(rows))
-	tos, counts := make([]int64, len(rows)), make([]int64, len(rows))
-	for i, r := range rows {
-		days[i], froms[i], tos[i], counts[i] = r.day, r.from, r.to, r.n
+	slices.SortFunc(rows, func(a, b [4]int64) int { return slices.Compare(a[:3], b[:3]) })
+	var columns [4][]int64
+	for c := range columns {
+		columns[c] = make([]int64, len(rows))
+		for i, r := range rows {
+			columns[c][i] = r[c]
+		}
 	}
-	b.Queue(addDayChanges, days, froms, tos, counts)
+	b.Queue(sql, columns[0], columns[1], columns[2], columns[3])
 }
 
 // eventColumns turns records into the arrays of insertEvents.
