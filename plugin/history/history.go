@@ -75,9 +75,11 @@ type Change struct {
 type Plan struct {
 	Rows  []Row // the rows to store, whole: those the batch adds or adds to
 	State State
-	// The instance's changes dated after ChangesAfter are to be replaced by Changes.
+	// The instance's changes dated after ChangesAfter are to be replaced by Changes; Replaces
+	// says whether the store holds any, to delete first.
 	ChangesAfter int32
 	Changes      []Change
+	Replaces     bool
 	// VersionFirst are the versions whose first day is new or earlier, with that day.
 	VersionFirst map[string]int32
 	// Made are the changes the instance makes after ChangesAfter now but did not before (+1),
@@ -183,6 +185,7 @@ func (d *Delta) Plan(before Before, batch []Row) Plan {
 	for _, c := range stored {
 		d.Changes[c]--
 	}
+	p.Replaces = len(stored) > 0
 	p.Changes = appendChanges(nil, after, p.ChangesAfter)
 	for _, c := range p.Changes {
 		d.Changes[c]++

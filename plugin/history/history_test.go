@@ -18,6 +18,7 @@ type memStore struct {
 	changes      map[string][]Change
 	versionFirst map[string]map[string]int32
 	everMade     map[Pair]int64 // the instances that ever made each change, kept from Plan.Made
+	wrongReplace int            // plans whose Replaces said otherwise than the changes held
 	agg          *Delta
 }
 
@@ -100,6 +101,9 @@ func (s *memStore) apply(inst string, p Plan) {
 		if !slices.ContainsFunc(s.changes[inst], func(c Change) bool { return c.Day <= p.ChangesAfter && (Pair{c.From, c.To}) == pair }) {
 			s.everMade[pair] += n
 		}
+	}
+	if held := slices.ContainsFunc(s.changes[inst], func(c Change) bool { return c.Day > p.ChangesAfter }); held != p.Replaces {
+		s.wrongReplace++
 	}
 	s.changes[inst] = slices.DeleteFunc(s.changes[inst], func(c Change) bool { return c.Day > p.ChangesAfter })
 	s.changes[inst] = append(s.changes[inst], p.Changes...)
@@ -283,6 +287,9 @@ func TestPlanMatchesDefinitions(t *testing.T) {
 				records = records[n:]
 			}
 			checkAgainstReference(t, s.rows, s.state, s.changes, s.agg, span)
+			if s.wrongReplace > 0 {
+				t.Errorf("%d plans said wrongly whether the store holds changes to replace", s.wrongReplace)
+			}
 			everMade := map[Pair]int64{}
 			for _, changes := range s.changes {
 				pairs := map[Pair]bool{}

@@ -85,9 +85,9 @@ type planColumns struct {
 
 // add adds plan, of instance id, to c; ids are the ids of its versions. The state is stored
 // only if it is not the one stored, as when an instance announces itself again on the same
-// day. The changes of an instance are replaced if replace says it may have some after
-// plan.ChangesAfter, else only added.
-func (c *planColumns) add(id int64, replace bool, stored history.State, plan history.Plan, ids map[string]int64) {
+// day. The changes of an instance are replaced where the store holds some after
+// plan.ChangesAfter (plan.Replaces), else only added.
+func (c *planColumns) add(id int64, stored history.State, plan history.Plan, ids map[string]int64) {
 	s := &c.sightings
 	for _, r := range plan.Rows {
 		s.instance = append(s.instance, id)
@@ -105,7 +105,7 @@ func (c *planColumns) add(id int64, replace bool, stored history.State, plan his
 		st.days = append(st.days, int32(plan.State.Days))
 		st.lastVersion = append(st.lastVersion, ids[plan.State.LastVersion])
 	}
-	if replace {
+	if plan.Replaces {
 		c.replaced.instance = append(c.replaced.instance, id)
 		c.replaced.after = append(c.replaced.after, plan.ChangesAfter)
 	}

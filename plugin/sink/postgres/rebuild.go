@@ -105,5 +105,5 @@ func (c *planColumns) addRebuilt(id int64, rows []history.Row, d *history.Delta,
 	}
 	plan := d.Rebuild(rows)
 	plan.Rows = nil // stored already
-	c.add(id, false, history.State{}, plan, ids)
+	c.add(id, history.State{}, plan, ids)
 }

@@ -416,12 +416,6 @@ func (w *batchWriter) readBefore(br pgx.BatchResults) error {
 	return err
 }
 
-// storesChanges reports whether the store may hold changes of an instance dated after day:
-// changes are dated by the day of a row, and before has all its rows after day.
-func storesChanges(before history.Before, day int32) bool {
-	return slices.ContainsFunc(before.Rows, func(r history.Row) bool { return r.Day > day })
-}
-
 // kindError is the refusal of a batch whose kind of instance ID is not the stored one.
 func kindError(stored string) error {
 	if stored == table.KindHash {
@@ -444,7 +438,7 @@ func (w *batchWriter) commit(ctx context.Context) (newInstances int, err error) 
 			newInstances++
 		}
 		plan := d.Plan(l.before, l.batch.rows)
-		c.add(l.id, storesChanges(l.before, plan.ChangesAfter), l.stored, plan, w.ids)
+		c.add(l.id, l.stored, plan, w.ids)
 		for p, n := range plan.Made {
 			made.instance, made.after = append(made.instance, l.id), append(made.after, plan.ChangesAfter)
 			made.from, made.to = append(made.from, w.ids[p.From]), append(made.to, w.ids[p.To])

@@ -244,9 +244,7 @@ func (s *store) writeSightings(ctx context.Context, tx *sql.Tx, rows []table.Dai
 		if !inst.before.Known || p.State != inst.before.State {
 			changed = append(changed, changedState{inst, out.states.len() - 1})
 		}
-		// A change is dated by a sighting's day, and Before.Rows holds every sighting after
-		// ChangesAfter.
-		if slices.ContainsFunc(inst.before.Rows, func(r history.Row) bool { return r.Day > p.ChangesAfter }) {
+		if p.Replaces {
 			changesAfter.add(inst.id, int64(p.ChangesAfter))
 		}
 		if len(p.Changes) > 0 {
