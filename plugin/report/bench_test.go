@@ -98,7 +98,7 @@ func benchMethods(b *testing.B, s *report.Store, c population.Config) {
 	})
 	for _, n := range []int{7, 30, 90, 365, 14} {
 		benchOne(b, fmt.Sprint("trend/", n), func(ctx context.Context) error {
-			_, err := s.Trend(ctx, whole, n, 1)
+			_, err := s.Trend(ctx, whole, n, 1, 1)
 			return err
 		})
 	}

@@ -117,12 +117,12 @@ WHERE window_days = {window} AND day <= {to} AND delta <> 0`
 	versionsSQL = `SELECT id, name FROM versions`
 
 	// trendSightingsSQL is the sightings of the days {lo} to {to} of the instances seen since
-	// {lo}, in the order of the primary key: instances in id order (the unary + keeps SQLite
+	// {lo} and on {min_days} days or more, in the order of the primary key: instances in id order (the unary + keeps SQLite
 	// from the index on last_day, which would need a sort) and each one's rows in day order.
 	trendSightingsSQL = `SELECT s.instance, s.day, s.version, s.last_seen
 FROM instances AS i
 JOIN sightings AS s ON s.instance = i.id AND s.day BETWEEN {lo} AND {to}
-WHERE +i.last_day >= {lo}
+WHERE +i.last_day >= {lo} AND i.days >= {min_days}
 ORDER BY i.id, s.day`
 )
 

@@ -98,12 +98,13 @@ func checkReference(t *testing.T, s *report.Store, ref *reference, rng *rand.Ran
 	}
 	whole := report.Window{From: dayString(ref.first), To: dayString(last)}
 	for _, tc := range referenceTrends(rng, ref.first, last, whole) {
-		got, err := s.Trend(ctx, tc.w, tc.days, tc.step)
+		got, err := s.Trend(ctx, tc.w, tc.days, tc.step, tc.minDays)
 		if err != nil {
-			t.Fatalf("trend %v of %d days every %d: %v", tc.w, tc.days, tc.step, err)
+			t.Fatalf("trend %v of %d days every %d, min_days %d: %v", tc.w, tc.days, tc.step, tc.minDays, err)
 		}
-		if expected := ref.trend(tc.w, tc.days, tc.step); !reflect.DeepEqual(got, expected) {
-			t.Errorf("trend %v of %d days every %d: expected\n\t%+v\ngot\n\t%+v", tc.w, tc.days, tc.step, expected, got)
+		if expected := ref.trend(tc.w, tc.days, tc.step, tc.minDays); !reflect.DeepEqual(got, expected) {
+			t.Errorf("trend %v of %d days every %d, min_days %d: expected\n\t%+v\ngot\n\t%+v",
+				tc.w, tc.days, tc.step, tc.minDays, expected, got)
 		}
 	}
 }
@@ -133,21 +134,22 @@ func referenceWindows(rng *rand.Rand, first, last int32) []report.Window {
 
 // trendCase is a trend to ask for.
 type trendCase struct {
-	w          report.Window
-	days, step int
+	w                   report.Window
+	days, step, minDays int
 }
 
 // referenceTrends are trends of the kept windows and others over the whole history and over
 // random windows, some starting before the history.
 func referenceTrends(rng *rand.Rand, first, last int32, whole report.Window) []trendCase {
 	cases := []trendCase{
-		{whole, 7, 1}, {whole, 30, 7}, {whole, 90, 1}, {whole, 365, 30}, {whole, 14, 1}, {whole, 1, 3},
+		{whole, 7, 1, 1}, {whole, 30, 7, 1}, {whole, 90, 1, 1}, {whole, 365, 30, 1}, {whole, 14, 1, 1}, {whole, 1, 3, 1},
+		{whole, 30, 1, 2}, {whole, 7, 5, 3},
 	}
 	for range 6 {
 		from := first - 30 + rng.Int32N(last-first+30)
 		w := report.Window{From: dayString(from), To: dayString(min(from+rng.Int32N(400), last+5))}
 		days := []int{1, 7, 30, 90, 365, 1 + rng.IntN(365)}[rng.IntN(6)]
-		cases = append(cases, trendCase{w, days, 1 + rng.IntN(10)})
+		cases = append(cases, trendCase{w, days, 1 + rng.IntN(10), []int{1, 1, 2, 4}[rng.IntN(4)]})
 	}
 	return cases
 }
@@ -373,14 +375,17 @@ func (ref *reference) upgrades(w report.Window) []report.Upgrade {
 	return upgrades
 }
 
-// trend counts, every step days of w, the instances whose latest day with rows is among the
-// windowDays days ending there, under that day's final version.
-func (ref *reference) trend(w report.Window, windowDays, step int) []report.Day {
+// trend counts, every step days of w, the instances seen on minDays days or more whose latest
+// day with rows is among the windowDays days ending there, under that day's final version.
+func (ref *reference) trend(w report.Window, windowDays, step, minDays int) []report.Day {
 	from, to := span(w)
 	var days []report.Day
 	for d := from; d <= to; d += int32(step) {
 		day := dayOf(dayString(d), 0, perVersion{})
 		for _, finals := range ref.finals {
+			if len(finals) < minDays {
+				continue
+			}
 			i := sort.Search(len(finals), func(i int) bool { return finals[i].day > d }) - 1
 			if i >= 0 && finals[i].day > d-int32(windowDays) {
 				day.Instances++

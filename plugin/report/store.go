@@ -23,8 +23,8 @@ var ErrWindow = errors.New("invalid window")
 // window.
 const MaxWindowDays = 7320
 
-// maxTrendDays is the longest window of a trend.
-const maxTrendDays = 365
+// MaxTrendDays is the longest window of a trend.
+const MaxTrendDays = 365
 
 // Validate returns an error wrapping ErrWindow unless From and To are dates as YYYY-MM-DD,
 // From is not after To, and the window spans at most MaxWindowDays days.
@@ -370,25 +370,28 @@ func (s *Store) Upgrades(ctx context.Context, w Window) ([]Upgrade, error) {
 
 // Trend returns, for every step-th day D of w from w.From, the distinct instances with rows in
 // the windowDays days ending at D, in total and each under the version of its latest row there,
-// as Summary counts them. windowDays is from 1 to 365, step at least 1.
+// as Summary counts them. windowDays is from 1 to MaxTrendDays, step at least 1. With minDays
+// above 1 it counts only the instances seen on at least minDays distinct days over their whole
+// history, as Summary does.
 //
-// For the windows of history.TrendWindows it sums their aggregate up to each day: one read of
-// at most a row per day and version, whatever the number of instances. Any other window is
-// worked out from the sightings of the days from windowDays-1 before w to its end, read once
-// in key order: about a second per million rows, several over years of a hundred thousand
-// instances.
-func (s *Store) Trend(ctx context.Context, w Window, windowDays, step int) ([]Day, error) {
+// For the windows of history.TrendWindows, and every instance, it sums their aggregate up to
+// each day: one read of at most a row per day and version, whatever the number of instances.
+// Any other window, or minDays above 1, is worked out from the sightings of the days from
+// windowDays-1 before w to its end, read once in key order: about a second per million rows,
+// several over years of a hundred thousand instances.
+func (s *Store) Trend(ctx context.Context, w Window, windowDays, step, minDays int) ([]Day, error) {
 	q, from, to, err := s.queries(w)
 	if err != nil {
 		return nil, err
 	}
-	if windowDays < 1 || windowDays > maxTrendDays {
-		return nil, fmt.Errorf("%w: a trend of %d days, not 1 to %d", ErrWindow, windowDays, maxTrendDays)
+	if windowDays < 1 || windowDays > MaxTrendDays {
+		return nil, fmt.Errorf("%w: a trend of %d days, not 1 to %d", ErrWindow, windowDays, MaxTrendDays)
 	}
 	if step < 1 {
 		return nil, fmt.Errorf("%w: a trend every %d days", ErrWindow, step)
 	}
 	step = min(step, MaxWindowDays) // no window has more days
+	minDays = max(minDays, 1)
 	// One snapshot, so that every version the rows name is among those read first.
 	tx, err := s.snapshot(ctx)
 	if err != nil {
@@ -400,10 +403,10 @@ func (s *Store) Trend(ctx context.Context, w Window, windowDays, step int) ([]Da
 		return nil, fmt.Errorf("trend: %w", err)
 	}
 	var deltas []trendDelta
-	if slices.Contains(history.TrendWindows, int32(windowDays)) {
+	if minDays == 1 && slices.Contains(history.TrendWindows, int32(windowDays)) {
 		deltas, err = trendDeltas(ctx, tx, q, int32(windowDays), to)
 	} else {
-		deltas, err = trendFromSightings(ctx, tx, q, names, int32(windowDays), from-int32(windowDays)+1, to)
+		deltas, err = trendFromSightings(ctx, tx, q, names, int32(windowDays), from-int32(windowDays)+1, to, minDays)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("trend: %w", err)
@@ -490,9 +493,10 @@ func trendDeltas(ctx context.Context, tx *sql.Tx, q *queries, window, to int32) 
 // as package history defines it: each day an instance has rows adds one under the version of
 // its final row, and takes it back window days later or on the instance's next day with rows,
 // whichever comes first. Rows before lo count on no day from lo+window-1 on. names breaks ties
-// between rows seen last at the same second. It returns the deltas in order of day.
-func trendFromSightings(ctx context.Context, tx *sql.Tx, q *queries, names map[int64]string, window, lo, to int32) ([]trendDelta, error) {
-	rows, err := tx.QueryContext(ctx, q.trendSightings, lo, to)
+// between rows seen last at the same second. Only the instances seen on minDays days or more
+// count. It returns the deltas in order of day.
+func trendFromSightings(ctx context.Context, tx *sql.Tx, q *queries, names map[int64]string, window, lo, to int32, minDays int) ([]trendDelta, error) {
+	rows, err := tx.QueryContext(ctx, q.trendSightings, lo, to, minDays)
 	if err != nil {
 		return nil, err
 	}

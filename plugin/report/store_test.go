@@ -408,7 +408,7 @@ func TestStoreEmptyDatabase(t *testing.T) {
 				t.Errorf("upgrades: expected an empty slice, got %#v", upgrades)
 			}
 			for _, days := range []int{7, 14} { // kept, and from the sightings
-				trend, err := s.Trend(ctx, winMain, days, 2)
+				trend, err := s.Trend(ctx, winMain, days, 2, 1)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -447,11 +447,11 @@ var storeQueries = map[string]func(context.Context, *report.Store, report.Window
 		return err
 	},
 	"trend": func(ctx context.Context, s *report.Store, w report.Window) error {
-		_, err := s.Trend(ctx, w, 7, 1)
+		_, err := s.Trend(ctx, w, 7, 1, 1)
 		return err
 	},
 	"trend from the sightings": func(ctx context.Context, s *report.Store, w report.Window) error {
-		_, err := s.Trend(ctx, w, 14, 1)
+		_, err := s.Trend(ctx, w, 14, 1, 1)
 		return err
 	},
 }
@@ -459,12 +459,12 @@ var storeQueries = map[string]func(context.Context, *report.Store, report.Window
 func TestStoreBadTrend(t *testing.T) {
 	s := openSQLite(t, nil)
 	for _, tc := range []struct{ days, step int }{{0, 1}, {-7, 1}, {366, 1}, {7, 0}, {7, -1}, {14, 0}} {
-		if _, err := s.Trend(t.Context(), winMain, tc.days, tc.step); !errors.Is(err, report.ErrWindow) {
+		if _, err := s.Trend(t.Context(), winMain, tc.days, tc.step, 1); !errors.Is(err, report.ErrWindow) {
 			t.Errorf("%d days every %d: expected an error wrapping ErrWindow, got %v", tc.days, tc.step, err)
 		}
 	}
 	for _, tc := range []struct{ days, step int }{{1, 1}, {365, 1}, {7, 1 << 40}} {
-		if _, err := s.Trend(t.Context(), winMain, tc.days, tc.step); err != nil {
+		if _, err := s.Trend(t.Context(), winMain, tc.days, tc.step, 1); err != nil {
 			t.Errorf("%d days every %d: expected no error, got %v", tc.days, tc.step, err)
 		}
 	}
