@@ -124,7 +124,7 @@ func startHandler(tb testing.TB, store *report.Store, now time.Time) *httptest.S
 // startHandlerLog is startHandler with the handler logging to log.
 func startHandlerLog(tb testing.TB, store *report.Store, now time.Time, log report.Logger) *httptest.Server {
 	tb.Helper()
-	ts := httptest.NewServer(report.NewHandler(store, func() time.Time { return now }, log))
+	ts := httptest.NewServer(report.NewHandler(store, report.Options{Now: func() time.Time { return now }, Log: log}))
 	tb.Cleanup(ts.Close)
 	return ts
 }
@@ -136,13 +136,26 @@ type answer struct {
 	body   []byte
 }
 
+// plainClient asks for no compression, nor undoes it: the tests see the bytes sent.
+var plainClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
+
+// request sends a request with no body and reads the answer.
 func request(tb testing.TB, method, url string) answer {
+	tb.Helper()
+	return requestWith(tb, method, url, nil)
+}
+
+// requestWith is request with the given request headers.
+func requestWith(tb testing.TB, method, url string, headers map[string]string) answer {
 	tb.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	for name, value := range headers {
+		req.Header.Set(name, value)
+	}
+	resp, err := plainClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -565,7 +578,7 @@ func TestHandlerPage(t *testing.T) {
 	}
 	for _, m := range found {
 		sum := sha256.Sum256([]byte(m[2]))
-		want := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+		want := "'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 		if got := directives[m[1]+"-src"]; got != want {
 			t.Errorf("expected %s-src %s, got %q", m[1], want, got)
 		}
@@ -632,7 +645,7 @@ func TestHandlerNoInstanceInAnyResponse(t *testing.T) {
 }
 
 func TestHandlerDefaultClock(t *testing.T) {
-	ts := httptest.NewServer(report.NewHandler(handlerStore(t, nil), nil, &testLog{}))
+	ts := httptest.NewServer(report.NewHandler(handlerStore(t, nil), report.Options{Log: &testLog{}}))
 	defer ts.Close()
 	before := report.LastDays(time.Now(), 2)
 	var got report.Summary

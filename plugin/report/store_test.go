@@ -550,7 +550,7 @@ func TestStoreQueryPlan(t *testing.T) {
 		}},
 		{"upgrades_ever", nil, []string{"SCAN c"}},
 		{"trend", []any{7, to}, []string{"SEARCH trend_deltas USING PRIMARY KEY (window_days=? AND day<?)"}},
-		{"trend_sightings", []any{from - 13, to}, []string{"SCAN i", "SEARCH s USING PRIMARY KEY (instance=? AND day>? AND day<?)"}},
+		{"trend_sightings", []any{from - 13, to, 2}, []string{"SCAN i", "SEARCH s USING PRIMARY KEY (instance=? AND day>? AND day<?)"}},
 	}
 	tables := []string{"sightings", "instances", "changes", "day_changes", "day_versions", "day_counts", "day_adoption", "trend_deltas", "versions", "i", "s", "m", "v", "d", "a", "f", "t"}
 	for _, tc := range tests {
