@@ -27,6 +27,10 @@ var gzipWriters = sync.Pool{New: func() any {
 // weak, so the compressed and the plain bytes share it, as they hold the same answer.
 func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	hdr := w.Header()
+	large := len(body) >= gzipMin
+	if large {
+		hdr.Add("Vary", "Accept-Encoding")
+	}
 	if status == http.StatusOK {
 		tag := etag(body)
 		hdr.Set("ETag", tag)
@@ -36,12 +40,9 @@ func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte) 
 			return
 		}
 	}
-	if len(body) >= gzipMin {
-		hdr.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-			body = compress(body)
-			hdr.Set("Content-Encoding", "gzip")
-		}
+	if large && acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		body = compress(body)
+		hdr.Set("Content-Encoding", "gzip")
 	}
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
