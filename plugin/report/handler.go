@@ -57,7 +57,7 @@ type summaryBody struct{ Summary }
 // daysBody is the body of /api/v1/daily and /api/v1/new.
 type daysBody struct {
 	Window
-	Days []Day  `json:"days"`
+	Days dayList
 	what string // the endpoint, for the CSV file's name
 }
 
@@ -67,14 +67,25 @@ type upgradesBody struct {
 	Upgrades []Upgrade `json:"upgrades"`
 }
 
+// MarshalJSON implements json.Marshaler.
+func (d daysBody) MarshalJSON() ([]byte, error) { return withDays(d.Window, "days", d.Days) }
+
 // trendBody is the body of /api/v1/trend.
 type trendBody struct {
-	Window
-	WindowDays int   `json:"window"`
-	Step       int   `json:"step"`
-	MinDays    int   `json:"min_days"`
-	Points     []Day `json:"points"`
+	trendHead
+	Points dayList
 }
+
+// trendHead is what the body of /api/v1/trend says before its points.
+type trendHead struct {
+	Window
+	WindowDays int `json:"window"`
+	Step       int `json:"step"`
+	MinDays    int `json:"min_days"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (t trendBody) MarshalJSON() ([]byte, error) { return withDays(t.trendHead, "points", t.Points) }
 
 // Options are the handler's settings; the zero value of each is a sensible default.
 type Options struct {
@@ -384,9 +395,9 @@ func parseWhole(r *http.Request, name string, def, limit int) (int, error) {
 }
 
 // nonNil makes days that the store left nil encode as empty JSON arrays and objects.
-func nonNil(d []Day) []Day {
+func nonNil(d []Day) dayList {
 	if d == nil {
-		return []Day{}
+		return dayList{}
 	}
 	for i := range d {
 		if d[i].Versions == nil {
@@ -404,9 +415,16 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) 
 }
 
 // writeJSON writes body as a JSON response. It encodes before writing anything, so a body that
-// fails to encode becomes a 500 and not half a response.
+// fails to encode becomes a 500 and not half a response. A body that encodes itself is trusted
+// to write compact, valid JSON, which its tests check; encoding/json would check it again.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, cache string, body any) {
-	b, err := json.Marshal(body)
+	var b []byte
+	var err error
+	if m, ok := body.(json.Marshaler); ok {
+		b, err = m.MarshalJSON()
+	} else {
+		b, err = json.Marshal(body)
+	}
 	if err != nil {
 		status, cache, b = http.StatusInternalServerError, cacheError, []byte(`{"error":"internal error"}`)
 	}
