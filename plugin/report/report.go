@@ -23,10 +23,16 @@ const (
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
+	// rowReads admits one read of the base rows at a time (a trend of a window that is not
+	// kept, a summary of a past window): each takes up to seconds of a core, and the API is
+	// public. The others wait for their turn, or their context's end.
+	rowReads chan struct{}
 }
 
 // NewStore returns a Store reading db, which it owns and closes in Close.
-func NewStore(db *sql.DB, dialect Dialect) *Store { return &Store{db: db, dialect: dialect} }
+func NewStore(db *sql.DB, dialect Dialect) *Store {
+	return &Store{db: db, dialect: dialect, rowReads: make(chan struct{}, 1)}
+}
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }

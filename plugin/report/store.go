@@ -77,6 +77,17 @@ func (s *Store) snapshot(ctx context.Context) (*sql.Tx, error) {
 	return s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 }
 
+// readRowsTurn waits for the turn of a read of the base rows and returns the function that
+// ends it, or ctx's error.
+func (s *Store) readRowsTurn(ctx context.Context) (done func(), err error) {
+	select {
+	case s.rowReads <- struct{}{}:
+		return func() { <-s.rowReads }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // FirstDay returns the first day with rows as YYYY-MM-DD, and false when there is none.
 func (s *Store) FirstDay(ctx context.Context) (string, bool, error) {
 	q, ok := dialects[s.dialect]
@@ -139,6 +150,11 @@ func (s *Store) Summary(ctx context.Context, w Window, minDays int) (Summary, er
 	switch err := tx.QueryRowContext(ctx, q.lastDay).Scan(&last); {
 	case err == nil && last > to:
 		query = q.summarySightings
+		done, err := s.readRowsTurn(ctx)
+		if err != nil {
+			return Summary{}, fmt.Errorf("summary: %w", err)
+		}
+		defer done()
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return Summary{}, fmt.Errorf("summary: %w", err)
 	}
@@ -406,7 +422,7 @@ func (s *Store) Trend(ctx context.Context, w Window, windowDays, step, minDays i
 	if minDays == 1 && slices.Contains(history.TrendWindows, int32(windowDays)) {
 		deltas, err = trendDeltas(ctx, tx, q, int32(windowDays), to)
 	} else {
-		deltas, err = trendFromSightings(ctx, tx, q, names, int32(windowDays), from-int32(windowDays)+1, to, minDays)
+		deltas, err = s.trendFromSightings(ctx, tx, q, names, int32(windowDays), from-int32(windowDays)+1, to, minDays)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("trend: %w", err)
@@ -495,7 +511,12 @@ func trendDeltas(ctx context.Context, tx *sql.Tx, q *queries, window, to int32) 
 // whichever comes first. Rows before lo count on no day from lo+window-1 on. names breaks ties
 // between rows seen last at the same second. Only the instances seen on minDays days or more
 // count. It returns the deltas in order of day.
-func trendFromSightings(ctx context.Context, tx *sql.Tx, q *queries, names map[int64]string, window, lo, to int32, minDays int) ([]trendDelta, error) {
+func (s *Store) trendFromSightings(ctx context.Context, tx *sql.Tx, q *queries, names map[int64]string, window, lo, to int32, minDays int) ([]trendDelta, error) {
+	done, err := s.readRowsTurn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	rows, err := tx.QueryContext(ctx, q.trendSightings, lo, to, minDays)
 	if err != nil {
 		return nil, err

@@ -11,3 +11,10 @@ func Queries(d Dialect) map[string]string {
 		"trend": q.trend, "trend_sightings": q.trendSightings,
 	}
 }
+
+// TakeRowReadsTurn takes the turn of reads of the base rows of s until the returned function
+// is called, for the tests of the turns.
+func TakeRowReadsTurn(s *Store) (done func()) {
+	s.rowReads <- struct{}{}
+	return func() { <-s.rowReads }
+}

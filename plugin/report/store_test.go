@@ -470,6 +470,40 @@ func TestStoreBadTrend(t *testing.T) {
 	}
 }
 
+// TestStoreRowReadsTakeTurns checks that reads of the base rows wait for their turn, up to
+// their context's end, while the reads of aggregates go on.
+func TestStoreRowReadsTakeTurns(t *testing.T) {
+	s := openSQLite(t, storeHistory)
+	past := report.Window{From: "2026-02-01", To: "2026-02-20"} // before the last day: from the rows
+	rowReads := map[string]func(context.Context) error{
+		"trend of 14 days":  func(ctx context.Context) error { _, err := s.Trend(ctx, winMain, 14, 1, 1); return err },
+		"trend, min_days 2": func(ctx context.Context) error { _, err := s.Trend(ctx, winMain, 7, 1, 2); return err },
+		"past summary":      func(ctx context.Context) error { _, err := s.Summary(ctx, past, 1); return err },
+	}
+	done := report.TakeRowReadsTurn(s)
+	for name, read := range rowReads {
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		if err := read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while another read of the rows runs: expected to wait until the deadline, got %v", name, err)
+		}
+		cancel()
+	}
+	for _, name := range []string{"daily", "new", "upgrades", "trend"} { // aggregates
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		err := storeQueries[name](ctx, s, winMain)
+		cancel()
+		if err != nil {
+			t.Errorf("%s while a read of the rows runs: expected an answer, got %v", name, err)
+		}
+	}
+	done()
+	for name, read := range rowReads {
+		if err := read(t.Context()); err != nil {
+			t.Errorf("%s after its turn came: expected an answer, got %v", name, err)
+		}
+	}
+}
+
 func TestStoreBadWindow(t *testing.T) {
 	end := time.Date(2036, 1, 1, 12, 0, 0, 0, time.UTC)
 	bad := []report.Window{
