@@ -27,6 +27,7 @@ type config struct {
 	api      string       // address of the statistics API; "" for none
 	apiLine  string       // FILE:LINE of the api option, for errors at start-up
 	hashIDs  string       // secret for hashing instance IDs; "" stores them as they are
+	title    string       // what the statistics page names; by default the first zone, without its dot
 	stats    *statsSource // the first SQL sink, which statistics are read from; nil for none
 }
 

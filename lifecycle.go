@@ -2,7 +2,6 @@ package mailustats
 
 import (
 	"fmt"
-	"strings"
 
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
@@ -76,7 +75,7 @@ func (m *MailuStats) startStatistics() error {
 	if m.cfg.api == "" {
 		return nil
 	}
-	m.api = &apiServer{addr: m.cfg.api, handler: report.NewHandler(m.store, report.Options{Title: strings.TrimSuffix(m.cfg.zones[0], "."), Log: log})}
+	m.api = &apiServer{addr: m.cfg.api, handler: report.NewHandler(m.store, report.Options{Title: m.cfg.title, Log: log})}
 	if err := m.api.listen(); err != nil {
 		return fmt.Errorf("%s - api: %w", m.cfg.apiLine, err)
 	}

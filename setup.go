@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -52,13 +53,13 @@ func setup(c *caddy.Controller) error {
 func parse(c *caddy.Controller) (config, error) {
 	cfg := defaultConfig()
 	var noSink error
+	seen := map[string]bool{} // the options given
 	for i := 0; c.Next(); i++ {
 		if i > 0 {
 			return cfg, plugin.ErrOnce
 		}
 		noSink = c.Err("no sink configured: add a line such as 'sink file data/mailustats.csv'")
 		cfg.zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
-		seen := map[string]bool{}
 		for c.NextBlock() {
 			option, args := c.Val(), c.RemainingArgs()
 			key := option
@@ -82,6 +83,12 @@ func parse(c *caddy.Controller) (config, error) {
 	}
 	if cfg.api != "" && cfg.stats == nil {
 		return cfg, c.Err("api reads the statistics from a sqlite or postgres sink; add one")
+	}
+	if seen["title"] && cfg.api == "" {
+		return cfg, c.Err("title names the statistics page, which api serves; add api")
+	}
+	if !seen["title"] && len(cfg.zones) > 0 {
+		cfg.title = strings.TrimSuffix(cfg.zones[0], ".")
 	}
 	return cfg, nil
 }
@@ -113,6 +120,8 @@ func parseOption(c *caddy.Controller, cfg *config, option string, args []string)
 		return parseAPI(c, cfg, args)
 	case "versions":
 		return parseVersions(c, cfg, args)
+	case "title":
+		return parseTitle(c, cfg, args)
 	case "hash_ids":
 		if len(args) != 1 || args[0] == "" {
 			return c.Err("hash_ids takes one non-empty SECRET; is the environment variable it names set?")
@@ -214,6 +223,15 @@ func parseAPI(c *caddy.Controller, cfg *config, args []string) error {
 	}
 	cfg.api = args[0]
 	cfg.apiLine = fmt.Sprintf("%s:%d", c.File(), c.Line())
+	return nil
+}
+
+// parseTitle reads `title TEXT`, what the statistics page names.
+func parseTitle(c *caddy.Controller, cfg *config, args []string) error {
+	if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
+		return c.Err(`title takes one non-empty TEXT; quote one with spaces, as in title "Example Mail"`)
+	}
+	cfg.title = args[0]
 	return nil
 }
 

@@ -107,6 +107,27 @@ func TestSetupParse(t *testing.T) {
 			}
 		}},
 
+		{input: "mailustats {\n sink sqlite a.db\n api 127.0.0.1:9154\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
+			if cfg.title != "stats.mailu.io" {
+				t.Errorf("expected the title stats.mailu.io, the zone without its dot, got %q", cfg.title)
+			}
+		}},
+		{input: "mailustats Example.ORG other.org. {\n sink sqlite a.db\n api 127.0.0.1:9154\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
+			if cfg.title != "example.org" {
+				t.Errorf("expected the title example.org, the first zone in lower case without its dot, got %q", cfg.title)
+			}
+		}},
+		{input: "mailustats {\n sink sqlite a.db\n api 127.0.0.1:9154\n title \"Example & Co statistics\"\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
+			if cfg.title != "Example & Co statistics" {
+				t.Errorf("expected the quoted title as one argument, got %q", cfg.title)
+			}
+		}},
+		{input: "mailustats {\n sink sqlite a.db\n api 127.0.0.1:9154\n title Mailu\n ns ns.example.net\n}", check: func(t *testing.T, cfg config) {
+			if cfg.title != "Mailu" {
+				t.Errorf("expected the title Mailu, got %q", cfg.title)
+			}
+		}},
+
 		{input: "mailustats", wantErr: "no sink configured"},
 		{input: "\nmailustats {\n ttl 5\n}", wantErr: "Testfile:2 - Error during parsing: no sink configured"},
 		{input: "mailustats {\n sink file x\n bogus 1\n}", wantErr: "Testfile:3 - Error during parsing: unknown property 'bogus'"},
@@ -155,6 +176,12 @@ func TestSetupParse(t *testing.T) {
 		{input: "mailustats {\n sink sqlite x\n api :http\n}", wantErr: "api wants HOST:PORT"},
 		{input: "mailustats {\n sink sqlite x\n api\n}", wantErr: "Wrong argument count"},
 		{input: "mailustats {\n sink sqlite x\n hash_ids\n}", wantErr: "hash_ids takes one non-empty SECRET"},
+		{input: "mailustats {\n sink sqlite x\n api 127.0.0.1:9154\n title\n}", wantErr: "Testfile:4 - Error during parsing: title takes one non-empty TEXT"},
+		{input: "mailustats {\n sink sqlite x\n api 127.0.0.1:9154\n title Mailu statistics\n}", wantErr: `title takes one non-empty TEXT; quote one with spaces, as in title "Example Mail"`},
+		{input: "mailustats {\n sink sqlite x\n api 127.0.0.1:9154\n title \"\"\n}", wantErr: "Testfile:4 - Error during parsing: title takes one non-empty TEXT"},
+		{input: "mailustats {\n sink sqlite x\n api 127.0.0.1:9154\n title \"  \"\n}", wantErr: "title takes one non-empty TEXT"},
+		{input: "mailustats {\n sink sqlite x\n api 127.0.0.1:9154\n title A\n title B\n}", wantErr: "Testfile:5 - Error during parsing: 'title' given twice"},
+		{input: "mailustats {\n sink sqlite x\n title Mailu\n}", wantErr: "title names the statistics page, which api serves; add api"},
 		{input: "mailustats {\n sink sqlite x\n hash_ids a b\n}", wantErr: "hash_ids takes one non-empty SECRET"},
 	}
 	for i, tc := range tests {
