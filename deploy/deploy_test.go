@@ -5,10 +5,13 @@ package deploy
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +29,9 @@ import (
 
 	"github.com/mailustats/mailustats/internal/testutil/corednstest"
 	"github.com/mailustats/mailustats/internal/testutil/proctest"
+	"github.com/mailustats/mailustats/internal/testutil/promtext"
+	"github.com/mailustats/mailustats/plugin/sink"
+	"github.com/mailustats/mailustats/plugin/sink/sqlite"
 )
 
 // Bounds on waiting for a started binary: for its HTTP endpoints, and from SIGTERM to exit.
@@ -47,6 +54,10 @@ var metricLabels = map[string][]string{
 
 // targetLabels are the labels Prometheus adds to every scraped series.
 var targetLabels = []string{"instance", "job"}
+
+// nsAddressEnv sets the name server's address that the deployment Corefiles read from the
+// environment to the address the tests serve on.
+const nsAddressEnv = "MAILUSTATS_NS_ADDRESS=127.0.0.1"
 
 // validName is a name mailustats records.
 const validName = "19.0b7c3d3e-1111-4222-8333-444455556666.stats.mailu.io."
@@ -93,8 +104,15 @@ type spec struct {
 		Spec     podSpec `yaml:"spec"`
 	} `yaml:"template"`
 	// Service
-	Type  string        `yaml:"type"`
-	Ports []servicePort `yaml:"ports"`
+	Type      string        `yaml:"type"`
+	ClusterIP string        `yaml:"clusterIP"`
+	Ports     []servicePort `yaml:"ports"`
+	// ServiceMonitor
+	NamespaceSelector map[string]interface{} `yaml:"namespaceSelector"`
+	Endpoints         []struct {
+		Port string `yaml:"port"`
+		Path string `yaml:"path"`
+	} `yaml:"endpoints"`
 }
 
 // labelSelector is the labels a selector requires: a Deployment's or PodDisruptionBudget's
@@ -173,40 +191,47 @@ type probe struct {
 }
 
 type servicePort struct {
+	Name       string      `yaml:"name"`
 	Port       int         `yaml:"port"`
 	TargetPort interface{} `yaml:"targetPort"`
 	Protocol   string      `yaml:"protocol"`
 }
 
-// manifests parses every document of the Kubernetes file, by kind.
-func manifests(t *testing.T) map[string]object {
+// manifests parses every document of a Kubernetes file, by kind.
+func manifests(t *testing.T, path string) map[string]object {
 	t.Helper()
-	text := readFile(t, "kubernetes/mailustats.yaml")
+	text := readFile(t, path)
 	objects := map[string]object{}
 	for i, doc := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(text, -1) {
 		var o object
 		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
-			t.Fatalf("document %d: expected YAML, got %v", i, err)
+			t.Fatalf("%s: document %d: expected YAML, got %v", path, i, err)
 		}
 		if o.Kind == "" && o.APIVersion == "" {
 			continue // comments only
 		}
 		if o.Kind == "" || o.APIVersion == "" || o.Metadata.Name == "" {
-			t.Fatalf("document %d: expected apiVersion, kind and metadata.name, got %+v", i, o)
+			t.Fatalf("%s: document %d: expected apiVersion, kind and metadata.name, got %+v", path, i, o)
 		}
 		if o.Metadata.Namespace != "" {
-			t.Errorf("%s: expected no namespace (applied with -n), got %q", o.Kind, o.Metadata.Namespace)
+			t.Errorf("%s: %s: expected no namespace (applied with -n), got %q", path, o.Kind, o.Metadata.Namespace)
 		}
 		if _, dup := objects[o.Kind]; dup {
-			t.Fatalf("expected one %s, got two", o.Kind)
+			t.Fatalf("%s: expected one %s, got two", path, o.Kind)
 		}
 		objects[o.Kind] = o
 	}
 	return objects
 }
 
+// Kubernetes files, and the Prometheus operator's beside them.
+const (
+	kubernetesApp     = "kubernetes/mailustats.yaml"
+	kubernetesMonitor = "kubernetes/servicemonitor.yaml"
+)
+
 func TestKubernetes(t *testing.T) {
-	objects := manifests(t)
+	objects := manifests(t, kubernetesApp)
 	var kinds []string
 	for k := range objects {
 		kinds = append(kinds, k)
@@ -323,6 +348,57 @@ func TestKubernetes(t *testing.T) {
 	slices.Sort(svcPorts)
 	if want := []string{"53/TCP", "53/UDP"}; !slices.Equal(svcPorts, want) {
 		t.Errorf("expected Service ports %v, got %v", want, svcPorts)
+	}
+}
+
+// TestServiceMonitor checks that the Prometheus operator's ServiceMonitor scrapes the pods of
+// the Deployment on the Corefile's prometheus port, through a Service inside the cluster.
+func TestServiceMonitor(t *testing.T) {
+	app, objects := manifests(t, kubernetesApp), manifests(t, kubernetesMonitor)
+	sm, svc := objects["ServiceMonitor"], objects["Service"]
+	if len(objects) != 2 || sm.APIVersion != "monitoring.coreos.com/v1" || svc.APIVersion != "v1" {
+		t.Fatalf("expected a v1 Service and a monitoring.coreos.com/v1 ServiceMonitor, got %v", objects)
+	}
+	if svc.Spec.Type != "ClusterIP" || svc.Spec.ClusterIP != "None" {
+		t.Errorf("Service %s: expected a headless ClusterIP Service, got type %q, clusterIP %q", svc.Metadata.Name, svc.Spec.Type, svc.Spec.ClusterIP)
+	}
+	if !selects(sm.Spec.Selector, svc.Metadata.Labels) || selects(sm.Spec.Selector, app["Service"].Metadata.Labels) {
+		t.Errorf("ServiceMonitor: expected its selector %v to match the labels of Service %s, %v, and not the public Service's, %v",
+			sm.Spec.Selector, svc.Metadata.Name, svc.Metadata.Labels, app["Service"].Metadata.Labels)
+	}
+	// Neither has a namespace (manifests checks it): both are applied with -n into one, and
+	// without a namespaceSelector the ServiceMonitor looks in its own.
+	if sm.Spec.NamespaceSelector != nil {
+		t.Errorf("ServiceMonitor: expected no namespaceSelector, so that it finds the Service in its own namespace, got %v", sm.Spec.NamespaceSelector)
+	}
+
+	pod := app["Deployment"].Spec.Template
+	if len(pod.Spec.Containers) != 1 {
+		t.Fatalf("expected one container, got %d", len(pod.Spec.Containers))
+	}
+	if !selects(svc.Spec.Selector, pod.Metadata.Labels) {
+		t.Errorf("Service %s: expected its selector %v to match the pod labels %v", svc.Metadata.Name, svc.Spec.Selector, pod.Metadata.Labels)
+	}
+	containerPorts := map[string]int{} // name -> port
+	for _, p := range pod.Spec.Containers[0].Ports {
+		containerPorts[p.Name] = p.ContainerPort
+	}
+	metricsPort := corefileAddrs(app["ConfigMap"].Data["Corefile"])["prometheus"]
+	svcPorts := map[string]bool{}
+	for _, p := range svc.Spec.Ports {
+		svcPorts[p.Name] = true
+		if target := fmt.Sprint(p.TargetPort); fmt.Sprint(containerPorts[target]) != metricsPort {
+			t.Errorf("Service %s port %q: expected its targetPort to name the container port of the Corefile's prometheus, %s, got %q (container ports %v)",
+				svc.Metadata.Name, p.Name, metricsPort, target, containerPorts)
+		}
+	}
+	if len(sm.Spec.Endpoints) == 0 {
+		t.Fatal("ServiceMonitor: expected an endpoint, got none")
+	}
+	for _, e := range sm.Spec.Endpoints {
+		if !svcPorts[e.Port] || e.Path != "/metrics" {
+			t.Errorf("ServiceMonitor endpoint: expected /metrics on a port name of Service %s, %v, got %q on %q", svc.Metadata.Name, svcPorts, e.Path, e.Port)
+		}
 	}
 }
 
@@ -470,14 +546,7 @@ func TestGrafana(t *testing.T) {
 	var dash struct {
 		SchemaVersion int `json:"schemaVersion"`
 		Templating    struct {
-			List []struct {
-				Name    string `json:"name"`
-				Type    string `json:"type"`
-				Query   string `json:"query"`
-				Options []struct {
-					Value string `json:"value"`
-				} `json:"options"`
-			} `json:"list"`
+			List []variable `json:"list"`
 		} `json:"templating"`
 		Panels []panel `json:"panels"`
 	}
@@ -487,22 +556,17 @@ func TestGrafana(t *testing.T) {
 	if dash.SchemaVersion < 36 {
 		t.Errorf("expected schemaVersion 36 or later, got %d", dash.SchemaVersion)
 	}
-	vars := map[string][]string{}
+	vars := map[string]variable{}
 	for _, v := range dash.Templating.List {
-		vars[v.Name] = []string{v.Type, v.Query}
-		if v.Name == "window" {
-			var opts []string
-			for _, o := range v.Options {
-				opts = append(opts, o.Value)
-			}
-			if !slices.Equal(opts, []string{"1d", "7d", "30d"}) || v.Query != "1d,7d,30d" {
-				t.Errorf("expected window options 1d, 7d, 30d, got %v and %q", opts, v.Query)
-			}
-		}
+		vars[v.Name] = v
 	}
-	if !slices.Equal(vars["DS_PROMETHEUS"], []string{"datasource", "prometheus"}) || vars["window"] == nil {
-		t.Fatalf("expected the variables DS_PROMETHEUS (a Prometheus data source) and window, got %v", vars)
+	if v := vars["DS_PROMETHEUS"]; v.Type != "datasource" || v.Query != "prometheus" {
+		t.Errorf("expected the variable DS_PROMETHEUS, a Prometheus data source, got %+v", v)
 	}
+	for label, matcher := range dashboardFilters {
+		checkQueryVariable(t, vars[label], label, matcher)
+	}
+	checkWindows(t, vars["window"], exportedWindows(t))
 
 	used := map[string]bool{}
 	ids := map[int]bool{}
@@ -533,6 +597,9 @@ func TestGrafana(t *testing.T) {
 				if err != nil {
 					t.Errorf("panel %q: %v", p.Title, err)
 				}
+				if err := checkDashboardExpr(tg.Expr); err != nil {
+					t.Errorf("panel %q: %v", p.Title, err)
+				}
 				for _, m := range metrics {
 					used[m] = true
 				}
@@ -550,6 +617,157 @@ func TestGrafana(t *testing.T) {
 type datasource struct {
 	Type string `json:"type"`
 	UID  string `json:"uid"`
+}
+
+// variable is a dashboard's template variable, as far as the tests look into it.
+type variable struct {
+	Name       string        `json:"name"`
+	Type       string        `json:"type"`
+	Query      variableQuery `json:"query"`
+	Datasource datasource    `json:"datasource"`
+	Multi      bool          `json:"multi"`
+	Current    struct {
+		Value interface{} `json:"value"`
+	} `json:"current"`
+	Options []struct {
+		Value string `json:"value"`
+	} `json:"options"`
+}
+
+// variableQuery is a variable's query: a string, or for a query variable the object that holds
+// it, as Grafana writes them.
+type variableQuery string
+
+func (q *variableQuery) UnmarshalJSON(b []byte) error {
+	var text string
+	if err := json.Unmarshal(b, &text); err == nil {
+		*q = variableQuery(text)
+		return nil
+	}
+	var object struct {
+		Query string `json:"query"`
+	}
+	err := json.Unmarshal(b, &object)
+	*q = variableQuery(object.Query)
+	return err
+}
+
+// dashboardFilters are the dashboard's variables read from the metrics' labels, by label, with
+// the matcher that every selector of a metric with that label must have: job and instance,
+// which every scraped series has, several at once; zone, one at a time, since the gauges of two
+// zones must not add up.
+var dashboardFilters = map[string]string{"job": `=~"$job"`, "instance": `=~"$instance"`, "zone": `="$zone"`}
+
+// labelValues is a query variable's query: Grafana's label_values(SELECTOR, LABEL).
+var labelValues = regexp.MustCompile(`^label_values\((.+),\s*([A-Za-z_][A-Za-z0-9_]*)\)$`)
+
+// checkQueryVariable checks that v offers the values of label from a mailustats metric that
+// has it, and that it offers several values at once only when matcher is a regular expression.
+func checkQueryVariable(t *testing.T, v variable, label, matcher string) {
+	t.Helper()
+	m := labelValues.FindStringSubmatch(string(v.Query))
+	if v.Type != "query" || v.Datasource.UID != "${DS_PROMETHEUS}" || m == nil || m[2] != label {
+		t.Errorf("variable %q: expected a query variable on ${DS_PROMETHEUS} of label_values(METRIC, %s), got %+v", label, label, v)
+		return
+	}
+	metrics, err := checkPromQL(m[1])
+	if err != nil {
+		t.Errorf("variable %q: %v", label, err)
+	}
+	for _, metric := range metrics {
+		if !slices.Contains(metricLabels[metric], label) && !slices.Contains(targetLabels, label) {
+			t.Errorf("variable %q: expected a metric with the label %s, got %s", label, label, metric)
+		}
+	}
+	if v.Multi && !strings.HasPrefix(matcher, "=~") {
+		t.Errorf("variable %q: expected one value at a time, as the panels match it with %s", label, matcher)
+	}
+}
+
+// checkWindows checks that the window variable offers exactly the windows want, in order, and
+// starts on one of them.
+func checkWindows(t *testing.T, v variable, want []string) {
+	t.Helper()
+	var opts []string
+	for _, o := range v.Options {
+		opts = append(opts, o.Value)
+	}
+	if v.Type != "custom" || !slices.Equal(opts, want) || string(v.Query) != strings.Join(want, ",") || !slices.Contains(want, fmt.Sprint(v.Current.Value)) {
+		t.Errorf("variable window: expected a custom variable of the windows the binary exports, %v, and one of them current, got query %q, options %v, current %v",
+			want, v.Query, opts, v.Current.Value)
+	}
+}
+
+// seenInstance is the instance exportedWindows stores, announced today.
+const seenInstance = "0b7c3d3e-1111-4222-8333-444455556666"
+
+// windowLabel is a value of the window label of active_instances: a number of days.
+var windowLabel = regexp.MustCompile(`^([1-9][0-9]*)d$`)
+
+// exportedWindows starts the binary on the image's Corefile with one instance seen today in
+// its database, and returns the windows of the active_instances series it exports, shortest
+// first: every window, since each ends today.
+func exportedWindows(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	storeToday(t, filepath.Join(data, "mailustats.db"))
+	corefile, names := localize(t, readFile(t, "Corefile"), data)
+	srv := corednstest.Start(t, corednstest.Config{Bin: coreDNSBin, Dir: dir, Conf: corednstest.Template(corefile), Ports: names,
+		Env: []string{nsAddressEnv}})
+	metrics := net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Ports["prometheus"]))
+	days := map[string]int{}
+	for deadline := time.Now().Add(startTimeout); len(days) == 0; { // the gauges' first reading
+		if time.Now().After(deadline) {
+			t.Fatalf("expected coredns_mailustats_active_instances on %s within %s, got none", metrics, startTimeout)
+		}
+		days = activeWindows(t, metrics)
+		time.Sleep(100 * time.Millisecond) // polling interval, not an assertion
+	}
+	if _, code := srv.Terminate(t, stopTimeout); code != 0 {
+		t.Errorf("expected exit status 0 after SIGTERM, got %d", code)
+	}
+	windows := slices.Collect(maps.Keys(days))
+	slices.SortFunc(windows, func(a, b string) int { return cmp.Compare(days[a], days[b]) })
+	return windows
+}
+
+// storeToday stores seenInstance, announced now, in a new SQLite database at path.
+func storeToday(t *testing.T, path string) {
+	t.Helper()
+	opener, err := sqlite.Parse([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := opener.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Write(t.Context(), sink.Batch{ID: "deploy-test", Records: []sink.Record{{Time: time.Now(), Version: "19", Instance: seenInstance}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// activeWindows scrapes the metrics at addr and returns the windows of its active_instances
+// series, with their days; none when the scrape fails.
+func activeWindows(t *testing.T, addr string) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	m, err := promtext.Scrape(ctx, addr)
+	if err != nil {
+		return nil
+	}
+	days := map[string]int{}
+	for _, s := range m["coredns_mailustats_active_instances"] {
+		w := windowLabel.FindStringSubmatch(s.Labels["window"])
+		if w == nil {
+			t.Fatalf("active_instances: expected a window of N days such as 7d, got %q", s.Labels["window"])
+		}
+		days[w[0]], _ = strconv.Atoi(w[1])
+	}
+	return days
 }
 
 type panel struct {
@@ -655,6 +873,74 @@ func checkPromQL(expr string) ([]string, error) {
 	return metrics, nil
 }
 
+var (
+	// promToken is what checkDashboardExpr reads an expression as, in order of preference: a
+	// string, a range (or subquery), or a name with the matchers after it.
+	promToken = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\[[^\]]*\]|\b([A-Za-z_:][A-Za-z0-9_:]*)\s*(\{(?:[^}"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')*\})?`)
+	// promMatcherValue is a label matcher: the label, the operator and the quoted value.
+	promMatcherValue = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')`)
+)
+
+// rateInterval is the one range the dashboard's expressions use: Grafana's, at least four
+// scrape intervals whatever the time range shown.
+const rateInterval = "[$__rate_interval]"
+
+// checkDashboardExpr checks the dashboard's own rules on expr: every range is rateInterval, and
+// every selector of a metric has the matcher of dashboardFilters for each of its labels there.
+func checkDashboardExpr(expr string) error {
+	var problems []string
+	for _, tok := range promToken.FindAllStringSubmatch(expr, -1) {
+		if strings.HasPrefix(tok[0], "[") && tok[0] != rateInterval {
+			problems = append(problems, fmt.Sprintf("the range %s instead of %s", tok[0], rateInterval))
+		}
+		labels, ok := metricLabels[tok[1]]
+		if !ok {
+			continue
+		}
+		matchers := map[string]string{}
+		for _, m := range promMatcherValue.FindAllStringSubmatch(tok[2], -1) {
+			matchers[m[1]] = m[2] + m[3]
+		}
+		for label, want := range dashboardFilters {
+			if (slices.Contains(labels, label) || slices.Contains(targetLabels, label)) && matchers[label] != want {
+				problems = append(problems, fmt.Sprintf("%s without %s%s", tok[1], label, want))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return fmt.Errorf("expression %q: %s", expr, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func TestCheckDashboardExpr(t *testing.T) {
+	const filters = `job=~"$job", instance=~"$instance"`
+	tests := []struct {
+		expr string
+		ok   bool
+	}{
+		{`sum by (result) (rate(coredns_mailustats_queries_total{` + filters + `}[$__rate_interval]))`, true},
+		{`max by (version) (coredns_mailustats_active_instances{` + filters + `, zone="$zone", window="$window"})`, true},
+		{`sum by (zone) (rate(coredns_mailustats_new_instances_total{instance=~"$instance",zone="$zone",job=~"$job"}[$__rate_interval])) * 3600`, true},
+		{`rate(coredns_mailustats_sink_errors_total{sink=~"a}[5m]", ` + filters + `}[$__rate_interval])`, true},
+		{`rate(coredns_mailustats_queries_total{` + filters + `}[5m])`, false},
+		{`increase(coredns_mailustats_new_instances_total{` + filters + `, zone="$zone"}[1h])`, false},
+		{`max_over_time(coredns_mailustats_queue_length{` + filters + `}[1h:$__rate_interval])`, false},
+		{`coredns_mailustats_queue_length`, false},
+		{`coredns_mailustats_queue_length{job=~"$job"}`, false},
+		{`coredns_mailustats_queue_length{job="$job", instance=~"$instance"}`, false},
+		{`coredns_mailustats_queue_length{` + filters + `} / coredns_mailustats_queue_length`, false},
+		{`coredns_mailustats_active_instances{` + filters + `, window="$window"}`, false},
+		{`coredns_mailustats_active_instances{` + filters + `, zone=~"$zone"}`, false},
+	}
+	for _, tc := range tests {
+		if err := checkDashboardExpr(tc.expr); (err == nil) != tc.ok {
+			t.Errorf("%q: expected ok %v, got %v", tc.expr, tc.ok, err)
+		}
+	}
+}
+
 func TestCheckPromQL(t *testing.T) {
 	tests := []struct {
 		expr string
@@ -720,7 +1006,7 @@ func localize(t *testing.T, corefile, dir string) (string, []string) {
 }
 
 func TestCorefilesStart(t *testing.T) {
-	k8s := manifests(t)["ConfigMap"].Data["Corefile"]
+	k8s := manifests(t, kubernetesApp)["ConfigMap"].Data["Corefile"]
 	for _, tc := range []struct {
 		name, corefile, db string // db: the SQLite file the sink creates, relative to the data dir
 	}{
@@ -749,7 +1035,7 @@ func runCorefile(t *testing.T, corefile, db string) {
 			// Nothing listens there: the PostgreSQL sink starts with its database down.
 			fmt.Sprintf("MAILUSTATS_DSN=postgres://mailustats@127.0.0.1:%d/mailustats?sslmode=disable&connect_timeout=1", dbPort),
 			"MAILUSTATS_HASH_SECRET=deploy-test-secret",
-			"MAILUSTATS_NS_ADDRESS=127.0.0.1",
+			nsAddressEnv,
 		}})
 	ports := srv.Ports
 	fail := func(format string, args ...any) {
