@@ -1,15 +1,16 @@
 package report_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
-	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,13 +19,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/mailustats/mailustats/internal/testutil/population"
 	"github.com/mailustats/mailustats/plugin/report"
-	"github.com/mailustats/mailustats/plugin/sink"
 )
 
 // chromium is Debian's browser, which scripts/deps.sh installs.
@@ -36,46 +40,17 @@ const (
 	stepTimeout    = 15 * time.Second
 )
 
-// browserNow is the clock of the browser test.
-var browserNow = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+// maxSeries is the most series a stacked chart of the page draws: the largest versions, and
+// the others summed as one.
+const maxSeries = 8
 
-// browserRecords are the announcements of 80 made-up instances over the 100 days before
-// browserNow: a few versions, restarts every few days, some upgrades, some gone.
-func browserRecords() []sink.Record {
-	rng := rand.New(rand.NewPCG(2026, 11))
-	versions := []string{"2024.06", "2024.06", "2024.06", "2024.06", "2.0", "2.0", "2.0", "1.9", "1.9", "master"}
-	today := browserNow.Truncate(24 * time.Hour)
-	var records []sink.Record
-	for range 80 {
-		id := fmt.Sprintf("%08x-%04x-4%03x-%x%03x-%012x", rng.Uint32(), rng.IntN(1<<16), rng.IntN(1<<12),
-			8+rng.IntN(4), rng.IntN(1<<12), rng.Uint64()&(1<<48-1))
-		version := versions[rng.IntN(len(versions))]
-		next, upgradeAgo := "", -1
-		switch {
-		case version == "2.0" && rng.IntN(2) == 0:
-			next, upgradeAgo = "2024.06", rng.IntN(40)
-		case version == "1.9" && rng.IntN(2) == 0:
-			next, upgradeAgo = "2.0", rng.IntN(60)
-		}
-		gone := 0 // some stopped announcing a while ago, so 90 days count more than 30
-		if rng.IntN(5) == 0 {
-			gone = 30 + rng.IntN(60)
-		}
-		every := 2 + rng.IntN(10)
-		for ago := gone + rng.IntN(every); ago < 100; ago += every {
-			v := version
-			if ago <= upgradeAgo {
-				v = next
-			}
-			at := today.AddDate(0, 0, -ago).Add(time.Duration(rng.IntN(86400)) * time.Second)
-			if at.After(browserNow) {
-				at = browserNow
-			}
-			records = append(records, sink.Record{Time: at, Version: v, Instance: id})
-		}
-	}
-	return records
-}
+// browserPopulation is the history of the browser test: 300 instances over three years that
+// install at a growing rate, adopt releases some time after they come out, go back to older
+// ones now and then, fall silent for a year and go away (see population).
+var browserPopulation = population.Benchmark(300, 3)
+
+// browserNow is the clock of the browser test: the afternoon of the population's last day.
+var browserNow = browserPopulation.End().Add(15 * time.Hour)
 
 // viewport is a screen the page is checked on.
 type viewport struct {
@@ -85,81 +60,169 @@ type viewport struct {
 	mobile        bool
 }
 
-// rendered is what the page shows, read from its DOM.
-type rendered struct {
-	Ready    string     `json:"ready"`
-	Checked  string     `json:"checked"`
-	Search   string     `json:"search"`
-	Rows     [][]string `json:"rows"`
-	Total    string     `json:"total"`
-	Upgrades [][]string `json:"upgrades"`
-	Series   []struct {
-		Version string `json:"version"`
-		Fill    string `json:"fill"`
-		Bars    []struct {
-			Day    string  `json:"day"`
-			Count  int64   `json:"count"`
-			Height float64 `json:"height"`
-		} `json:"bars"`
-	} `json:"series"`
-	ChartTitle string  `json:"chartTitle"`
-	ChartLabel string  `json:"chartLabel"`
-	ChartRole  string  `json:"chartRole"`
-	Legend     int     `json:"legend"`
-	Overflow   float64 `json:"overflow"`
-	ChartWidth float64 `json:"chartWidth"`
-	BoxWidth   float64 `json:"boxWidth"`
+// pageView is a view of the page: its range and window, and whether it groups versions by
+// release, as in its address.
+type pageView struct {
+	rng     string // 90d, 1y or all
+	window  int
+	release bool
 }
+
+// days and step are the API's parameters for the view's range.
+func (v pageView) days() string {
+	return map[string]string{"90d": "90", "1y": "365", "all": "all"}[v.rng]
+}
+func (v pageView) step() int { return map[string]int{"90d": 1, "1y": 1, "all": 7}[v.rng] }
+
+// ready is the page's body[data-ready] once it has drawn the view.
+func (v pageView) ready() string { return v.rng + "/" + strconv.Itoa(v.window) }
+
+// Shapes of what the page shows, read from its DOM by readPage.
+type (
+	pageReadoutRow struct {
+		Version string `json:"version"` // empty for the other versions
+		Other   bool   `json:"other"`
+		Count   string `json:"count"`
+		Share   string `json:"share"`
+		Colour  string `json:"colour"`
+	}
+	pageReadout struct {
+		Day   string           `json:"day"`
+		Total string           `json:"total"`
+		Rows  []pageReadoutRow `json:"rows"`
+	}
+	pageChart struct {
+		Series    int         `json:"series"`
+		From      string      `json:"from"`
+		To        string      `json:"to"`
+		Role      string      `json:"role"`
+		Label     string      `json:"label"`
+		Canvases  int         `json:"canvases"`
+		BoxWidth  float64     `json:"boxWidth"`
+		PlotWidth float64     `json:"plotWidth"`
+		Readout   pageReadout `json:"readout"`
+		Head      []string    `json:"head"`
+		Rows      [][]string  `json:"rows"`
+	}
+	pageMore struct {
+		Hidden bool   `json:"hidden"`
+		Text   string `json:"text"`
+	}
+	pageLink struct {
+		Href     string `json:"href"`
+		Download bool   `json:"download"`
+	}
+	rendered struct {
+		Ready         string              `json:"ready"`
+		Search        string              `json:"search"`
+		Checked       []string            `json:"checked"`
+		Trend         pageChart           `json:"trend"`
+		New           pageChart           `json:"new"`
+		Daily         pageChart           `json:"daily"`
+		Versions      [][]string          `json:"versions"`
+		VersionsTotal string              `json:"versionsTotal"`
+		VersionsMore  pageMore            `json:"versionsMore"`
+		Upgrades      [][]string          `json:"upgrades"`
+		UpgradesMore  pageMore            `json:"upgradesMore"`
+		Links         map[string]pageLink `json:"links"`
+		Overflow      float64             `json:"overflow"`
+	}
+)
 
 // readPage reads the page's state from its DOM.
 const readPage = `(() => {
-	const svg = document.querySelector("#chart svg");
-	const cells = (tr) => [...tr.cells].map((c) => c.textContent.trim());
+	const text = (e) => (e ? e.textContent.trim() : "");
+	const cells = (tr) => [...tr.cells].map(text);
+	const rows = (id) => [...document.querySelectorAll("#" + id + " tbody tr")].filter((tr) => !tr.querySelector(".empty")).map(cells);
+	const more = (id) => { const b = document.getElementById(id + "-more"); return { hidden: b.hidden, text: text(b) }; };
+	const readout = (id) => {
+		const r = document.getElementById(id + "-readout");
+		return {
+			day: r.dataset.day || "",
+			total: text(r.querySelector(".total")),
+			rows: [...r.querySelectorAll("li")].map((li) => ({
+				version: li.dataset.version || "", other: li.classList.contains("other"),
+				count: text(li.querySelector(".count")), share: text(li.querySelector(".share")),
+				colour: li.querySelector(".swatch").style.background,
+			})),
+		};
+	};
+	const chart = (id) => {
+		const box = document.getElementById(id + "-chart"), plot = box.querySelector(".uplot");
+		const table = document.getElementById(id + "-table");
+		return {
+			series: Number(box.dataset.series), from: box.dataset.from || "", to: box.dataset.to || "",
+			role: box.getAttribute("role") || "", label: box.getAttribute("aria-label") || "",
+			canvases: box.querySelectorAll("canvas").length,
+			boxWidth: box.getBoundingClientRect().width, plotWidth: plot ? plot.getBoundingClientRect().width : 0,
+			readout: readout(id),
+			head: [...table.tHead.querySelectorAll("th")].map(text),
+			rows: [...table.tBodies[0].rows].map(cells),
+		};
+	};
+	const link = (id) => { const a = document.getElementById(id); return { href: a.getAttribute("href") || "", download: a.hasAttribute("download") }; };
 	return {
 		ready: document.body.dataset.ready || "",
-		checked: document.querySelector("input[name=days]:checked").value,
 		search: location.search,
-		rows: [...document.querySelectorAll("#versions tbody tr")].filter((tr) => !tr.querySelector(".empty")).map(cells),
-		total: document.getElementById("versions-total").textContent,
-		upgrades: [...document.querySelectorAll("#upgrades tbody tr")].filter((tr) => !tr.querySelector(".empty")).map(cells),
-		series: [...svg.querySelectorAll("g.series")].map((g) => ({
-			version: g.dataset.version,
-			fill: g.getAttribute("fill"),
-			bars: [...g.querySelectorAll("rect")].map((r) => ({
-				day: r.dataset.day, count: Number(r.dataset.count), height: Number(r.getAttribute("height")),
-			})),
-		})),
-		chartTitle: svg.querySelector("title").textContent,
-		chartLabel: svg.getAttribute("aria-label") || "",
-		chartRole: svg.getAttribute("role") || "",
-		legend: document.querySelectorAll("#legend li").length,
+		checked: [...document.querySelectorAll(".controls input:checked")].map((i) => i.name + "=" + i.value),
+		trend: chart("trend"), new: chart("new"), daily: chart("daily"),
+		versions: rows("versions"), versionsTotal: text(document.getElementById("versions-total")), versionsMore: more("versions"),
+		upgrades: rows("upgrades"), upgradesMore: more("upgrades"),
+		links: { trend: link("trend-csv"), summary: link("versions-csv"), upgrades: link("upgrades-csv"), new: link("new-csv"), daily: link("daily-csv") },
 		overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-		chartWidth: svg.getBoundingClientRect().width,
-		boxWidth: document.getElementById("chart").getBoundingClientRect().width,
 	};
 })()`
 
+// openTables opens the tables behind the charts, which the page fills when they open.
+const openTables = `document.querySelectorAll("details").forEach((d) => { d.open = true; }), true`
+
+// tablesFilled is true once every table behind a chart has rows.
+const tablesFilled = `[...document.querySelectorAll("details table")].every((t) => t.tBodies[0].rows.length > 0)`
+
+// trendPlot is where the trend's plotting area is on the screen, brought into view.
+const trendPlot = `(() => {
+	const over = document.querySelector("#trend-chart .u-over");
+	over.scrollIntoView({ block: "center" });
+	const r = over.getBoundingClientRect();
+	return { left: r.left, top: r.top, width: r.width, height: r.height };
+})()`
+
 func TestBrowserPage(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing: run scripts/deps.sh", chromium)
-		}
-		t.Skipf("%s is missing (scripts/deps.sh installs it)", chromium)
-	}
-	store := handlerStore(t, browserRecords())
+	browser := startBrowser(t)
+	start := time.Now()
+	store := handlerStore(t, slices.Collect(browserPopulation.Records()))
+	t.Logf("stored %d instances over %d days in %v", browserPopulation.Instances, browserPopulation.Days, time.Since(start).Round(time.Millisecond))
 	ts := startHandler(t, store, browserNow) // httptest listens on 127.0.0.1
 
-	dir := os.Getenv("MAILUSTATS_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	dir := os.Getenv("MAILUSTATS_SCREENSHOTS") // none are taken without it
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
+	colours := map[string]string{} // the colour of each version, the same everywhere
+	for _, vp := range []viewport{
+		{name: "phone", width: 390, height: 844, scale: 2, mobile: true},
+		{name: "desktop", width: 1280, height: 800, scale: 1},
+	} {
+		t.Run(vp.name, func(t *testing.T) { checkBrowser(t, browser, ts, vp, dir, colours) })
+	}
+}
 
-	// The whole session is bounded; the browser is started here, outside every step's
-	// timeout, since chromedp ties the browser's life to the context that starts it.
+// startBrowser starts headless Chromium for the rest of tb, or skips tb without it. The
+// session is bounded by browserTimeout.
+func startBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("%s is missing: run scripts/deps.sh", chromium)
+		}
+		tb.Skipf("%s is missing (scripts/deps.sh installs it)", chromium)
+	}
+	// The browser is started here, outside every step's timeout, since chromedp ties the
+	// browser's life to the context that starts it.
 	session, cancelSession := context.WithTimeout(context.Background(), browserTimeout)
-	t.Cleanup(cancelSession)
+	tb.Cleanup(cancelSession)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(session,
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,
@@ -175,250 +238,616 @@ func TestBrowserPage(t *testing.T) {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.Flag("mute-audio", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(tb.TempDir()),
 	)
-	t.Cleanup(cancelAlloc)
+	tb.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
+	tb.Cleanup(cancelBrowser)
 	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
+		tb.Fatalf("starting %s: %v", chromium, err)
 	}
-
-	fills := map[string]string{} // the colour of each version, the same everywhere
-	for _, vp := range []viewport{
-		{name: "phone", width: 390, height: 844, scale: 2, mobile: true},
-		{name: "desktop", width: 1280, height: 800, scale: 1},
-	} {
-		t.Run(vp.name, func(t *testing.T) { checkBrowser(t, browser, ts, vp, dir, fills) })
-	}
+	return browser
 }
 
-// checkBrowser opens the page in a new tab at vp, checks it against the API for 30 days and,
-// after a click, for 7, and saves screenshots.
-func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp viewport, dir string, fills map[string]string) {
-	tab, cancel := chromedp.NewContext(browser)
-	defer cancel()
+// browserTab is a browser tab of a test, with what it saw: every request, exception and
+// console or browser-log error or warning, such as a script the policy blocked.
+type browserTab struct {
+	t   *testing.T
+	ctx context.Context
 
-	// Every request, exception and console or browser-log error of the tab, such as a
-	// blocked inlineElement script.
-	var (
-		mu       sync.Mutex
-		requests []string
-		problems []string
-	)
-	if err := chromedp.Listen(tab, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, ev.Request.URL)
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-				problems = append(problems, "console "+string(ev.Type))
-			}
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
-				problems = append(problems, "log: "+ev.Entry.Text)
-			}
-		}
-	}); err != nil {
+	mu       sync.Mutex
+	requests []string
+	problems []string
+}
+
+// openTab opens a tab at vp.
+func openTab(t *testing.T, browser context.Context, vp viewport) *browserTab {
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	tb := &browserTab{t: t, ctx: ctx}
+	if err := chromedp.Listen(ctx, tb.listen); err != nil {
 		t.Fatal(err)
 	}
-
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(tab, stepTimeout)
-		defer cancel()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	read := func() rendered {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(tab, stepTimeout)
-		defer cancel()
-		r, err := chromedp.Run(ctx, chromedp.Evaluate[rendered](readPage))
-		if err != nil {
-			t.Fatalf("reading the page: %v", err)
-		}
-		return r
-	}
-	shoot := func(days int) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(tab, stepTimeout)
-		defer cancel()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		path := filepath.Join(dir, fmt.Sprintf("report-%s-%dd.png", vp.name, days))
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	drawn := chromedp.CSS(`body[data-ready]`)
-
-	var opts []chromedp.EmulateViewportOption
-	opts = append(opts, chromedp.EmulateScale(vp.scale))
+	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(vp.scale)}
 	if vp.mobile {
 		opts = append(opts, chromedp.EmulateMobile)
 	}
-	step("load",
-		chromedp.EmulateViewport(vp.width, vp.height, opts...),
-		chromedp.Navigate(ts.URL+"/"),
-		chromedp.WaitReady(drawn),
-		chromedp.WaitVisible(chromedp.CSS("#chart svg")),
-		chromedp.WaitVisible(chromedp.CSS("#versions tbody tr")),
-	)
-	got := read()
-	checkRendered(t, ts, got, 30, vp, fills)
-	shoot(30)
+	tb.do("emulate "+vp.name, chromedp.EmulateViewport(vp.width, vp.height, opts...))
+	return tb
+}
 
-	step("choose 7 days",
-		chromedp.Click(chromedp.CSS(`label[for="days-7"]`)),
-		chromedp.WaitReady(chromedp.CSS(`body[data-ready="7"], body[data-ready="error"]`)),
-	)
-	got = read()
-	checkRendered(t, ts, got, 7, vp, fills)
-	if got.Search != "?days=7" {
-		t.Errorf("expected the address to keep ?days=7, got %q", got.Search)
-	}
-	shoot(7)
-
-	// The address chooses the window too.
-	step("load 90 days",
-		chromedp.Navigate(ts.URL+"/?days=90"),
-		chromedp.WaitReady(drawn),
-	)
-	checkRendered(t, ts, read(), 90, vp, fills)
-
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("expected no errors in the page, got %s", p)
-	}
-	allowed := regexp.MustCompile(`^/(\?days=(7|30|90))?$|^/api/v1/(summary|daily|upgrades)\?days=(7|30|90)$`)
-	for _, u := range requests {
-		parsed, err := url.Parse(u)
-		if err != nil || parsed.Scheme+"://"+parsed.Host != ts.URL || !allowed.MatchString(parsed.RequestURI()) {
-			t.Errorf("expected requests only to the page and its API, got %s", u)
+func (tb *browserTab) listen(ev any) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		tb.requests = append(tb.requests, ev.Request.URL)
+	case *runtime.EventExceptionThrown:
+		tb.problems = append(tb.problems, "exception: "+ev.ExceptionDetails.Text)
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+			tb.problems = append(tb.problems, "console "+string(ev.Type))
 		}
-		if instanceID.MatchString(u) {
-			t.Errorf("expected no instance ID in a request, got %s", u)
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
+			tb.problems = append(tb.problems, "log: "+ev.Entry.Text)
 		}
-	}
-	if len(requests) < 1+3*3 {
-		t.Errorf("expected the page and three API calls per window, got %q", requests)
 	}
 }
 
-// checkRendered compares what the page shows with what the API answers for days.
-func checkRendered(t *testing.T, ts *httptest.Server, got rendered, days int, vp viewport, fills map[string]string) {
-	t.Helper()
-	if got.Ready != strconv.Itoa(days) {
-		t.Fatalf("%s, %d days: expected the page drawn for %d days, got ready=%q", vp.name, days, days, got.Ready)
+// do runs actions as one step, bounded by stepTimeout.
+func (tb *browserTab) do(name string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.t.Fatalf("%s: %v", name, err)
 	}
-	if got.Checked != strconv.Itoa(days) {
-		t.Errorf("%s, %d days: expected the %d-day choice checked, got %s", vp.name, days, days, got.Checked)
+}
+
+// eval evaluates a JavaScript expression in the page, bounded by stepTimeout.
+func eval[T any](tb *browserTab, expression string) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expression))
+	if err != nil {
+		tb.t.Fatalf("evaluating %.40q: %v", expression, err)
 	}
-	q := "?days=" + strconv.Itoa(days)
-	var summary report.Summary
-	getJSON(t, ts.URL+"/api/v1/summary"+q, &summary)
-	var daily daysBody
-	getJSON(t, ts.URL+"/api/v1/daily"+q, &daily)
-	var upgrades upgradesBody
-	getJSON(t, ts.URL+"/api/v1/upgrades"+q, &upgrades)
-	if summary.Instances == 0 || len(summary.Versions) < 2 {
-		t.Fatalf("%d days: expected several versions in the test data, got %+v", days, summary)
+	return v
+}
+
+// await waits until the page has drawn v.
+func (tb *browserTab) await(v pageView) {
+	tb.t.Helper()
+	tb.do("wait for "+v.ready(), chromedp.WaitReady(chromedp.CSS(`body[data-ready="`+v.ready()+`"], body[data-ready="error"]`)))
+	if got := eval[string](tb, `document.body.dataset.ready`); got != v.ready() {
+		tb.t.Fatalf("expected the page drawn for %s, got ready=%q and status %q", v.ready(), got, eval[string](tb, `document.getElementById("status").textContent`))
+	}
+}
+
+// shoot saves a screenshot of the page as dir/name.png, if dir is set: the whole page, or down
+// to the end of the element until.
+func (tb *browserTab) shoot(dir, name, until string) {
+	tb.t.Helper()
+	if dir == "" {
+		return
+	}
+	params := page.CaptureScreenshotParams{CaptureBeyondViewport: new(true)}
+	if until != "" {
+		bottom := eval[float64](tb, `document.querySelector("`+until+`").getBoundingClientRect().bottom + scrollY + 16`)
+		width := eval[float64](tb, `document.documentElement.clientWidth`)
+		params.Clip = &page.Viewport{Width: width, Height: bottom, Scale: 1}
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		r, err := cdp.Call(ctx, t, page.CaptureScreenshot, params)
+		return r.Data, err
+	})
+	if err != nil {
+		tb.t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot: %s (%d KiB)", path, len(png)>>10)
+}
+
+// checkBrowser opens the page in a new tab at vp and checks every range and window choice
+// against the API, the hover values of the trend, and that the page loads and complains of
+// nothing; it saves screenshots in dir.
+func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp viewport, dir string, colours map[string]string) {
+	tb := openTab(t, browser, vp)
+	api := pageAPI{t: t, base: ts.URL}
+
+	tb.do("load", chromedp.Navigate(ts.URL+"/"))
+	v := pageView{"90d", 30, false}
+	tb.await(v)
+	tb.shoot(dir, "report-"+vp.name+"-90d", "")
+	eval[bool](tb, openTables)
+	tb.do("fill the tables", chromedp.Poll[chromedp.Void](tablesFilled, chromedp.WithPollingTimeout(stepTimeout)))
+	checkPageView(t, tb, api, v, vp, colours, "")
+	checkPageHover(t, tb, api, v)
+
+	for _, step := range []struct {
+		click  string
+		view   pageView
+		search string
+	}{
+		{`label[for="range-1y"]`, pageView{"1y", 30, false}, "?range=1y"},
+		{`label[for="range-all"]`, pageView{"all", 30, false}, "?range=all"},
+		{`label[for="window-7"]`, pageView{"all", 7, false}, "?range=all&window=7"},
+		{`label[for="range-90d"]`, pageView{"90d", 7, false}, "?window=7"},
+	} {
+		tb.do("choose "+step.view.ready(), chromedp.Click(chromedp.CSS(step.click)))
+		tb.await(step.view)
+		checkPageView(t, tb, api, step.view, vp, colours, step.search)
+		checkPageHover(t, tb, api, step.view)
 	}
 
-	// The table: one row per version, in the API's order, with its count and its share to
-	// one decimal (JavaScript and Go round a half differently).
-	var want, rows [][]string
-	for i, vc := range summary.Versions {
-		want = append(want, []string{vc.Version, strconv.FormatInt(vc.Instances, 10)})
-		if i >= len(got.Rows) || len(got.Rows[i]) != 3 {
+	// The long tables show all their rows on request.
+	v = pageView{"all", 7, false}
+	tb.do("choose all history", chromedp.Click(chromedp.CSS(`label[for="range-all"]`)))
+	tb.await(v)
+	for _, id := range []string{"versions", "upgrades"} {
+		if !eval[bool](tb, `document.getElementById("`+id+`-more").hidden`) {
+			tb.do("show all "+id, chromedp.Click(chromedp.CSS("#"+id+"-more")))
+		}
+	}
+	checkPageTables(t, eval[rendered](tb, readPage), api, v, vp, true)
+
+	// Versions by release, then their share, drawn from the same answers.
+	v.release = true
+	tb.do("choose by release", chromedp.Click(chromedp.CSS(`label[for="versions-release"]`)))
+	checkPageView(t, tb, api, v, vp, colours, "?range=all&window=7&versions=release")
+	checkPageHover(t, tb, api, v)
+	tb.do("choose share", chromedp.Click(chromedp.CSS(`label[for="scale-share"]`)))
+	got := eval[rendered](tb, readPage)
+	if want := "?range=all&window=7&versions=release&scale=share"; got.Search != want || got.Ready != v.ready() {
+		t.Errorf("%s: expected the address %q and the page drawn, got %q and ready=%q", vp.name, want, got.Search, got.Ready)
+	}
+	checkPageTrend(t, got, api, v, vp, colours)
+	if !strings.Contains(got.Trend.Label, "share") {
+		t.Errorf("%s: expected the chart of shares labelled so, got %q", vp.name, got.Trend.Label)
+	}
+	checkPageHover(t, tb, api, v)
+
+	// The address reproduces a view; without tables open, the page makes the screenshot of
+	// the README.
+	tb.do("load all history", chromedp.Navigate(ts.URL+"/?range=all&versions=release"))
+	v = pageView{"all", 30, true}
+	tb.await(v)
+	tb.shoot(dir, "page-"+vp.name, "")
+	tb.shoot(dir, "readme-"+vp.name, ".grid2")
+	got = eval[rendered](tb, readPage)
+	if want := []string{"range=all", "window=30", "versions=release", "scale=count"}; !slices.Equal(got.Checked, want) {
+		t.Errorf("%s: expected the choices %q from the address, got %q", vp.name, want, got.Checked)
+	}
+	checkPageTrend(t, got, api, v, vp, colours)
+	checkPageHover(t, tb, api, v)
+
+	// In dark mode the page and its charts take their dark colours.
+	tb.do("dark mode", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+		})
+		return err
+	}), chromedp.Poll[chromedp.Void](`document.querySelector("#trend-readout .swatch").style.background !== "`+
+		got.Trend.Readout.Rows[0].Colour+`"`, chromedp.WithPollingTimeout(5*time.Second)))
+	tb.shoot(dir, "page-"+vp.name+"-dark", "")
+	dark := eval[rendered](tb, readPage)
+	if bg := eval[string](tb, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(15, 19, 24)" {
+		t.Errorf("%s, dark: expected the dark background, got %s", vp.name, bg)
+	}
+	for i, r := range dark.Trend.Readout.Rows {
+		if r.Colour == "" || r.Colour == got.Trend.Readout.Rows[i].Colour {
+			t.Errorf("%s, dark: expected %s in a colour of its own for dark mode, got %q", vp.name, r.Version, r.Colour)
+		}
+	}
+	checkPageTrend(t, dark, api, v, vp, map[string]string{})
+
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, p := range tb.problems {
+		t.Errorf("%s: expected no errors in the page, got %s", vp.name, p)
+	}
+	allowed := regexp.MustCompile(`^/(\?range=all&versions=release)?$|^/assets/uplot/uPlot\.(iife\.min\.js|min\.css)$|^/api/v1/(trend|summary|upgrades|new|daily)\?days=(90|365|all)(&|$)`)
+	asked := map[string]bool{}
+	for _, u := range tb.requests {
+		parsed, err := url.Parse(u)
+		if err != nil || parsed.Scheme+"://"+parsed.Host != ts.URL || !allowed.MatchString(parsed.RequestURI()) {
+			t.Errorf("%s: expected requests only to the page, its assets and its API, got %s", vp.name, u)
 			continue
 		}
-		r := got.Rows[i]
-		rows = append(rows, []string{r[0], digits(r[1])})
-		share := 100 * float64(vc.Instances) / float64(summary.Instances)
-		pct, err := strconv.ParseFloat(strings.TrimSuffix(r[2], "%"), 64)
-		if err != nil || !strings.HasSuffix(r[2], "%") || math.Abs(pct-share) > 0.0501 || len(r[2]) != len(fmt.Sprintf("%.1f%%", share)) {
-			t.Errorf("%s, %d days: %s: expected the share %.1f%%, got %q", vp.name, days, vc.Version, share, r[2])
+		if instanceID.MatchString(u) {
+			t.Errorf("%s: expected no instance ID in a request, got %s", vp.name, u)
+		}
+		asked[parsed.Path] = true
+	}
+	for _, p := range []string{"/", "/assets/uplot/uPlot.iife.min.js", "/assets/uplot/uPlot.min.css",
+		"/api/v1/trend", "/api/v1/summary", "/api/v1/upgrades", "/api/v1/new", "/api/v1/daily"} {
+		if !asked[p] {
+			t.Errorf("%s: expected the page to request %s, got %q", vp.name, p, tb.requests)
 		}
 	}
-	if len(got.Rows) != len(summary.Versions) || !reflect.DeepEqual(rows, want) {
-		t.Errorf("%s, %d days: expected the table %q, got %q", vp.name, days, want, got.Rows)
-	}
-	if digits(got.Total) != strconv.FormatInt(summary.Instances, 10) {
-		t.Errorf("%s, %d days: expected the total %d, got %q", vp.name, days, summary.Instances, got.Total)
-	}
+}
 
-	// The chart: one series per version of the days, each with one bar per day it has.
-	perVersion := map[string]map[string]int64{}
-	for _, d := range daily.Days {
-		for v, n := range d.Versions {
-			if n > 0 {
-				if perVersion[v] == nil {
-					perVersion[v] = map[string]int64{}
-				}
-				perVersion[v][d.Day] = n
-			}
-		}
+// checkPageView checks everything the page shows for v against the API.
+func checkPageView(t *testing.T, tb *browserTab, api pageAPI, v pageView, vp viewport, colours map[string]string, search string) {
+	t.Helper()
+	got := eval[rendered](tb, readPage)
+	if got.Search != search {
+		t.Errorf("%s, %s: expected the address to hold %q, got %q", vp.name, v.ready(), search, got.Search)
 	}
-	if len(got.Series) != len(perVersion) || got.Legend != len(perVersion) {
-		t.Errorf("%s, %d days: expected %d series and legend entries, got %d and %d",
-			vp.name, days, len(perVersion), len(got.Series), got.Legend)
+	versions := map[bool]string{false: "each", true: "release"}[v.release]
+	if want := []string{"range=" + v.rng, "window=" + strconv.Itoa(v.window), "versions=" + versions, "scale=count"}; !slices.Equal(got.Checked, want) {
+		t.Errorf("%s, %s: expected the choices %q, got %q", vp.name, v.ready(), want, got.Checked)
 	}
-	for _, s := range got.Series {
-		bars := map[string]int64{}
-		for _, b := range s.Bars {
-			if b.Height <= 0 {
-				t.Errorf("%s, %d days: %s on %s: expected a visible bar, got height %v", vp.name, days, s.Version, b.Day, b.Height)
-			}
-			bars[b.Day] += b.Count
-		}
-		if !reflect.DeepEqual(bars, perVersion[s.Version]) {
-			t.Errorf("%s, %d days: series %s: expected %v, got %v", vp.name, days, s.Version, perVersion[s.Version], bars)
-		}
-		if f, ok := fills[s.Version]; ok && f != s.Fill {
-			t.Errorf("%s, %d days: expected %s in %s as before, got %s", vp.name, days, s.Version, f, s.Fill)
-		}
-		fills[s.Version] = s.Fill
-	}
-	if got.ChartRole != "img" || got.ChartLabel == "" || !strings.Contains(got.ChartTitle, summary.From) {
-		t.Errorf("%s, %d days: expected an image labelled with its window, got role %q, label %q, title %q",
-			vp.name, days, got.ChartRole, got.ChartLabel, got.ChartTitle)
-	}
-
-	var wantUpgrades [][]string
-	for _, u := range upgrades.Upgrades {
-		wantUpgrades = append(wantUpgrades, []string{u.From, u.To, strconv.FormatInt(u.Instances, 10)})
-	}
-	gotUpgrades := make([][]string, len(got.Upgrades))
-	for i, r := range got.Upgrades {
-		gotUpgrades[i] = slices.Clone(r)
-		if len(r) == 3 {
-			gotUpgrades[i][2] = digits(r[2])
-		}
-	}
-	if len(wantUpgrades) != 0 || len(gotUpgrades) != 0 {
-		if !reflect.DeepEqual(gotUpgrades, wantUpgrades) {
-			t.Errorf("%s, %d days: expected the upgrades %q, got %q", vp.name, days, wantUpgrades, got.Upgrades)
-		}
-	}
-
-	// Fits the screen: no sideways scrolling, and the chart as wide as its box.
+	checkPageTrend(t, got, api, v, vp, colours)
+	checkPageTables(t, got, api, v, vp, false)
+	checkPageWeeks(t, got, api, v, vp)
+	checkPageDaily(t, got, api, v, vp)
 	if got.Overflow > 0 {
-		t.Errorf("%s, %d days: expected no horizontal scrolling, the page is %vpx too wide", vp.name, days, got.Overflow)
+		t.Errorf("%s, %s: expected no horizontal scrolling, the page is %vpx too wide", vp.name, v.ready(), got.Overflow)
 	}
-	if got.ChartWidth < got.BoxWidth-1 || got.ChartWidth > got.BoxWidth+1 {
-		t.Errorf("%s, %d days: expected the chart %vpx wide as its box, got %vpx", vp.name, days, got.BoxWidth, got.ChartWidth)
+}
+
+// checkPageTrend checks the trend's chart, readout and table against the API's trend.
+func checkPageTrend(t *testing.T, got rendered, api pageAPI, v pageView, vp viewport, colours map[string]string) {
+	t.Helper()
+	name := vp.name + ", " + v.ready() + ", trend"
+	trend := api.trend(v)
+	if len(trend.Points) < 2 || trend.Window != v.window || trend.Step != v.step() {
+		t.Fatalf("%s: expected points every %d days of a %d-day window, got %d points every %d of %d",
+			name, v.step(), v.window, len(trend.Points), trend.Step, trend.Window)
 	}
+	points := groupDays(trend.Points, v.release)
+	named, other := versionGroups(points)
+	if len(named) < 3 {
+		t.Fatalf("%s: expected several versions in the test data, got %q", name, named)
+	}
+	first, last := points[0], points[len(points)-1]
+	checkPageChart(t, name, got.Trend, len(named)+oneIf(other), first.Day, last.Day)
+	checkPageReadout(t, name, got.Trend.Readout, last, named, other, true)
+	for _, r := range got.Trend.Readout.Rows {
+		if c, ok := colours[r.Version]; ok && c != r.Colour {
+			t.Errorf("%s: expected %s in %s as before, got %s", name, r.Version, c, r.Colour)
+		}
+		colours[r.Version] = r.Colour
+	}
+	if len(got.Trend.Rows) > 0 { // once the tables are open
+		want := [][]string{}
+		for _, p := range points {
+			want = append(want, groupRow(p, got.Trend.Head, named))
+		}
+		checkPageRows(t, name+" table", got.Trend.Rows, want)
+	}
+	checkPageLink(t, name, got.Links["trend"], api, "trend", v, url.Values{"window": {strconv.Itoa(v.window)}, "step": {strconv.Itoa(v.step())}})
+}
+
+// checkPageTables checks the tables of versions and upgrades against the API; all says that
+// every row is shown, rather than the first ten.
+func checkPageTables(t *testing.T, got rendered, api pageAPI, v pageView, vp viewport, all bool) {
+	t.Helper()
+	name := vp.name + ", " + v.ready()
+	var summary report.Summary
+	api.get("summary", v, nil, &summary)
+	var upgrades upgradesBody
+	api.get("upgrades", v, nil, &upgrades)
+	if summary.Instances == 0 || len(summary.Versions) < 2 || len(upgrades.Upgrades) < 2 {
+		t.Fatalf("%s: expected several versions and upgrades in the test data, got %+v and %+v", name, summary, upgrades)
+	}
+
+	var versions, changes [][]string
+	for _, vc := range summary.Versions {
+		versions = append(versions, []string{vc.Version, strconv.FormatInt(vc.Instances, 10), percentOf(vc.Instances, summary.Instances)})
+	}
+	for _, u := range upgrades.Upgrades {
+		changes = append(changes, []string{u.From, u.To, strconv.FormatInt(u.Instances, 10)})
+	}
+	for _, c := range []struct {
+		what string
+		got  [][]string
+		more pageMore
+		want [][]string
+	}{
+		{"versions", got.Versions, got.VersionsMore, versions},
+		{"upgrades", got.Upgrades, got.UpgradesMore, changes},
+	} {
+		shown := len(c.want)
+		if !all {
+			shown = min(shown, 10)
+			wantMore := pageMore{Hidden: len(c.want) <= 10, Text: "Show all " + fmt.Sprint(len(c.want))}
+			if c.more != wantMore {
+				t.Errorf("%s, %s: expected the button %+v, got %+v", name, c.what, wantMore, c.more)
+			}
+		}
+		checkPageRows(t, name+", "+c.what, c.got, c.want[:shown])
+	}
+	if digits(got.VersionsTotal) != strconv.FormatInt(summary.Instances, 10) {
+		t.Errorf("%s: expected the total %d, got %q", name, summary.Instances, got.VersionsTotal)
+	}
+	checkPageLink(t, name+", versions", got.Links["summary"], api, "summary", v, nil)
+	checkPageLink(t, name+", upgrades", got.Links["upgrades"], api, "upgrades", v, nil)
+}
+
+// checkPageWeeks checks the chart and table of new installations per week against the API's
+// new installations per day, summed by ISO week.
+func checkPageWeeks(t *testing.T, got rendered, api pageAPI, v pageView, vp viewport) {
+	t.Helper()
+	name := vp.name + ", " + v.ready() + ", new per week"
+	var answer daysBody
+	api.get("new", v, nil, &answer)
+	var want [][]string
+	for _, d := range answer.Days {
+		day, err := time.Parse(time.DateOnly, d.Day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		monday := day.AddDate(0, 0, -(int(day.Weekday())+6)%7).Format(time.DateOnly)
+		if len(want) == 0 || want[len(want)-1][0] != monday {
+			want = append(want, []string{monday, "0", "0"})
+		}
+		w := want[len(want)-1]
+		w[1] = addDigits(w[1], 1)
+		w[2] = addDigits(w[2], d.Instances)
+	}
+	checkPageChart(t, name, got.New, 1, want[0][0], want[len(want)-1][0])
+	if len(got.New.Rows) > 0 {
+		checkPageRows(t, name+" table", got.New.Rows, want)
+	}
+	last := want[len(want)-1]
+	if got.New.Readout.Day != last[0] || digits(got.New.Readout.Total) != last[2] {
+		t.Errorf("%s: expected the readout of the week of %s, %s new, got %+v", name, last[0], last[2], got.New.Readout)
+	}
+	checkPageLink(t, name, got.Links["new"], api, "new", v, nil)
+}
+
+// checkPageDaily checks the chart and table of start-ups per day against the API's daily.
+func checkPageDaily(t *testing.T, got rendered, api pageAPI, v pageView, vp viewport) {
+	t.Helper()
+	name := vp.name + ", " + v.ready() + ", daily"
+	var daily daysBody
+	api.get("daily", v, nil, &daily)
+	days := groupDays(daily.Days, v.release)
+	named, other := versionGroups(days)
+	first, last := days[0], days[len(days)-1]
+	checkPageChart(t, name, got.Daily, len(named)+oneIf(other), first.Day, last.Day)
+	checkPageReadout(t, name, got.Daily.Readout, last, named, other, false)
+	if len(got.Daily.Rows) > 0 {
+		var want [][]string
+		for _, d := range days {
+			want = append(want, groupRow(d, got.Daily.Head, named))
+		}
+		checkPageRows(t, name+" table", got.Daily.Rows, want)
+	}
+	checkPageLink(t, name, got.Links["daily"], api, "daily", v, nil)
+}
+
+// checkPageHover moves the mouse over the trend at a third of its days and checks the readout
+// against the API's numbers of that day, then moves it away.
+func checkPageHover(t *testing.T, tb *browserTab, api pageAPI, v pageView) {
+	t.Helper()
+	points := groupDays(api.trend(v).Points, v.release)
+	i := len(points) / 3
+	p := points[i]
+	box := eval[struct {
+		Left   float64 `json:"left"`
+		Top    float64 `json:"top"`
+		Width  float64 `json:"width"`
+		Height float64 `json:"height"`
+	}](tb, trendPlot)
+	x := box.Left + box.Width*float64(i)/float64(len(points)-1)
+	tb.do("hover "+p.Day,
+		chromedp.MouseEvent(chromedp.MouseMoved, x, box.Top+box.Height/2),
+		chromedp.Poll[chromedp.Void](`document.getElementById("trend-readout").dataset.day === "`+p.Day+`"`,
+			chromedp.WithPollingTimeout(5*time.Second)),
+	)
+	named, other := versionGroups(points)
+	checkPageReadout(t, v.ready()+", hovering "+p.Day, eval[rendered](tb, readPage).Trend.Readout, p, named, other, true)
+	tb.do("leave the chart", chromedp.MouseEvent(chromedp.MouseMoved, 1, 1))
+}
+
+// checkPageChart checks that a chart is drawn, labelled, fits its box and spans from to to with
+// series series.
+func checkPageChart(t *testing.T, name string, got pageChart, series int, from, to string) {
+	t.Helper()
+	if got.Series != series || got.Canvases == 0 {
+		t.Errorf("%s: expected %d series drawn, got %d (%d canvases)", name, series, got.Series, got.Canvases)
+	}
+	if got.From != from || got.To != to {
+		t.Errorf("%s: expected the chart from %s to %s, got %s to %s", name, from, to, got.From, got.To)
+	}
+	if got.Role != "img" || got.Label == "" {
+		t.Errorf("%s: expected an image with a label, got role %q, label %q", name, got.Role, got.Label)
+	}
+	if got.PlotWidth < got.BoxWidth-1 || got.PlotWidth > got.BoxWidth+0.5 {
+		t.Errorf("%s: expected the chart as wide as its box, %vpx, got %vpx", name, got.BoxWidth, got.PlotWidth)
+	}
+}
+
+// checkPageReadout checks a readout against a day of the API: its total, and each version's
+// count and, if shares, its share of the total, the versions of no group summed as the other
+// versions.
+func checkPageReadout(t *testing.T, name string, got pageReadout, d report.Day, named []string, other, shares bool) {
+	t.Helper()
+	if got.Day != d.Day || digits(got.Total) != strconv.FormatInt(d.Instances, 10) {
+		t.Errorf("%s: expected the readout of %s, %d instances, got %s, %q", name, d.Day, d.Instances, got.Day, got.Total)
+	}
+	var versions []string
+	for _, r := range got.Rows {
+		n := groupCount(d, r.Version, r.Other, named)
+		shareOK := r.Share == ""
+		if shares {
+			shareOK = sameShare(r.Share, percentOf(n, d.Instances))
+		}
+		if r.Other != (r.Version == "") || digits(r.Count) != strconv.FormatInt(n, 10) || !shareOK {
+			t.Errorf("%s: %q (other: %v): expected %d, %s, got %q, %q", name, r.Version, r.Other, n, percentOf(n, d.Instances), r.Count, r.Share)
+		}
+		if !r.Other {
+			versions = append(versions, r.Version)
+		}
+	}
+	slices.Sort(versions)
+	if want := slices.Sorted(slices.Values(named)); !slices.Equal(versions, want) || len(got.Rows) != len(named)+oneIf(other) {
+		t.Errorf("%s: expected the versions %q and other: %v, got %+v", name, want, other, got.Rows)
+	}
+}
+
+// checkPageLink checks that a CSV link asks the API for endpoint with v's days and extra, and
+// that it answers with CSV.
+func checkPageLink(t *testing.T, name string, got pageLink, api pageAPI, endpoint string, v pageView, extra url.Values) {
+	t.Helper()
+	u, err := url.Parse(got.Href)
+	want := url.Values{"days": {v.days()}, "format": {"csv"}}
+	maps.Copy(want, extra)
+	if err != nil || u.Path != "/api/v1/"+endpoint || u.Host != "" || !maps.EqualFunc(u.Query(), want, slices.Equal) || !got.Download {
+		t.Errorf("%s: expected a download link to /api/v1/%s?%s, got %+v", name, endpoint, want.Encode(), got)
+		return
+	}
+	if r := request(t, http.MethodGet, api.base+got.Href); r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+		t.Errorf("%s: expected CSV from %s, got %d %s", name, got.Href, r.status, r.header.Get("Content-Type"))
+	}
+}
+
+// checkPageRows compares the rows of a table with want, numbers by their digits.
+func checkPageRows(t *testing.T, name string, got, want [][]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: expected %d rows, got %d", name, len(want), len(got))
+		return
+	}
+	for i := range want {
+		same := len(got[i]) == len(want[i])
+		for j := 0; same && j < len(want[i]); j++ {
+			g, w := got[i][j], want[i][j]
+			same = g == w || digits(g) == w && w != "" && !strings.HasSuffix(w, "%") || sameShare(g, w)
+		}
+		if !same {
+			t.Errorf("%s: row %d: expected %q, got %q", name, i, want[i], got[i])
+			return
+		}
+	}
+}
+
+// pageAPI asks the test server's API for what the page shows.
+type pageAPI struct {
+	t    *testing.T
+	base string
+}
+
+// get decodes the answer of endpoint for v's range, with extra parameters, into out.
+func (a pageAPI) get(endpoint string, v pageView, extra url.Values, out any) {
+	a.t.Helper()
+	q := url.Values{"days": {v.days()}}
+	maps.Copy(q, extra)
+	getJSON(a.t, a.base+"/api/v1/"+endpoint+"?"+q.Encode(), out)
+}
+
+// trend is the trend the page draws for v.
+func (a pageAPI) trend(v pageView) trendBody {
+	a.t.Helper()
+	var body trendBody
+	a.get("trend", v, url.Values{"window": {strconv.Itoa(v.window)}, "step": {strconv.Itoa(v.step())}}, &body)
+	return body
+}
+
+// releaseNumber matches the versions numbered as releases, with their patch if any.
+var releaseNumber = regexp.MustCompile(`^(\d+\.\d+)(\.\d+)?$`)
+
+// groupDays is days with their versions summed by release ("2024.06.x" for "2024.06" and its
+// patches, other versions as they are) if release is set, else days.
+func groupDays(days []report.Day, release bool) []report.Day {
+	if !release {
+		return days
+	}
+	grouped := make([]report.Day, len(days))
+	for i, d := range days {
+		grouped[i] = report.Day{Day: d.Day, Instances: d.Instances, Versions: map[string]int64{}}
+		for v, n := range d.Versions {
+			grouped[i].Versions[releaseNumber.ReplaceAllString(v, "$1.x")] += n
+		}
+	}
+	return grouped
+}
+
+// versionGroups are the versions a stacked chart of days draws each on its own: all of them
+// when they are at most maxSeries, else the maxSeries-1 with the most instances summed over
+// the days (ties by name), and then other reports that the rest are summed.
+func versionGroups(days []report.Day) (named []string, other bool) {
+	size := map[string]int64{}
+	for _, d := range days {
+		for v, n := range d.Versions {
+			size[v] += n
+		}
+	}
+	names := slices.SortedFunc(maps.Keys(size), func(a, b string) int {
+		return cmp.Or(cmp.Compare(size[b], size[a]), strings.Compare(a, b))
+	})
+	if len(names) <= maxSeries {
+		return names, false
+	}
+	return names[:maxSeries-1], true
+}
+
+// groupCount is the count of a readout's or table's version on d: the version's, or for the
+// other versions the sum of those not named.
+func groupCount(d report.Day, version string, other bool, named []string) int64 {
+	if !other {
+		return d.Versions[version]
+	}
+	var n int64
+	for v, c := range d.Versions {
+		if !slices.Contains(named, v) {
+			n += c
+		}
+	}
+	return n
+}
+
+// groupRow is the expected row of d in a table behind a chart whose header is head: the
+// day, its total, then a column per version or "Other versions".
+func groupRow(d report.Day, head []string, named []string) []string {
+	row := []string{d.Day, strconv.FormatInt(d.Instances, 10)}
+	for _, h := range head[min(2, len(head)):] {
+		other := h == "Other versions"
+		if other {
+			h = ""
+		}
+		row = append(row, strconv.FormatInt(groupCount(d, h, other, named), 10))
+	}
+	return row
+}
+
+// percentOf is n of total in percent, to one decimal.
+func percentOf(n, total int64) string {
+	if total == 0 {
+		return "0.0%"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total))
+}
+
+// sameShare reports whether two percentages to one decimal are the same, but for rounding a
+// half (JavaScript and Go round a half differently).
+func sameShare(a, b string) bool {
+	x, errA := strconv.ParseFloat(strings.TrimSuffix(a, "%"), 64)
+	y, errB := strconv.ParseFloat(strings.TrimSuffix(b, "%"), 64)
+	return errA == nil && errB == nil && strings.HasSuffix(a, "%") && strings.HasSuffix(b, "%") && math.Abs(x-y) < 0.11
+}
+
+// addDigits adds n to a decimal number.
+func addDigits(s string, n int64) string {
+	v, _ := strconv.ParseInt(s, 10, 64)
+	return strconv.FormatInt(v+n, 10)
+}
+
+func oneIf(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // digits keeps the digits of a formatted number such as "1,234".

@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -8,11 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -539,8 +544,11 @@ func TestHandlerHeaders(t *testing.T) {
 	}
 }
 
-// inlineElement matches the page's inline script and style.
+// inlineElement matches the page's inline script and style: opened with no attribute.
 var inlineElement = regexp.MustCompile(`(?s)<(script|style)>(.*?)</(?:script|style)>`)
+
+// urlAttribute matches an attribute of the markup that names something to load or go to.
+var urlAttribute = regexp.MustCompile(`(?i)\s(src|href|action|formaction|srcset|poster|data|background)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)`)
 
 func TestHandlerPage(t *testing.T) {
 	ts := startHandler(t, handlerStore(t, handlerRecords), handlerNow)
@@ -559,13 +567,15 @@ func TestHandlerPage(t *testing.T) {
 		}
 	}
 	page := string(r.body)
-	for _, want := range []string{`<html lang="en">`, `<meta name="viewport"`, "<title>", "<h1>", "<th scope=\"col\">", `id="chart"`} {
+	for _, want := range []string{`<html lang="en">`, `<meta name="viewport"`, "<title>Mailu instances by version</title>", "<h1>",
+		`<th scope="col">`, `id="trend-chart" class="chart" role="img"`, `name="range"`, "<details>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("expected the page to hold %q", want)
 		}
 	}
 
-	// The policy allows the page's own inline script and style, by hash, and no other source.
+	// The policy allows the page's own inline script and style, by hash, and its own origin's
+	// assets, and no other source.
 	csp := r.header.Get("Content-Security-Policy")
 	directives := map[string]string{}
 	for _, d := range strings.Split(csp, ";") {
@@ -573,7 +583,7 @@ func TestHandlerPage(t *testing.T) {
 		directives[name] = value
 	}
 	found := inlineElement.FindAllStringSubmatch(page, -1)
-	if len(found) != 2 {
+	if len(found) != 2 || found[0][1] == found[1][1] {
 		t.Fatalf("expected one inline style and one inline script, got %d", len(found))
 	}
 	for _, m := range found {
@@ -591,19 +601,61 @@ func TestHandlerPage(t *testing.T) {
 			t.Errorf("expected %s %s, got %q in %q", name, want, got, csp)
 		}
 	}
+	sources := regexp.MustCompile(`'sha256-[A-Za-z0-9+/]+={0,2}'`).ReplaceAllString(csp, "") // base64 may hold "//"
 	for _, no := range []string{"unsafe", "http:", "https:", "*", "//"} {
-		if strings.Contains(csp, no) {
+		if strings.Contains(sources, no) {
 			t.Errorf("expected no %q in the policy, got %q", no, csp)
 		}
 	}
-	// Nothing in the page loads from elsewhere, and its markup runs no script of its own.
+
+	// The markup loads the assets from the page's own origin and nothing else; it holds no
+	// other element that loads something, no event handler and no style attribute.
 	markup := inlineElement.ReplaceAllString(page, "")
-	external := regexp.MustCompile(`(?i)(src|href|action)\s*=\s*["']?\s*(https?:)?//|<(iframe|object|embed|img|script|style)\b|\son[a-z]+\s*=|\sstyle\s*=`)
-	if m := external.FindString(markup); m != "" {
-		t.Errorf("expected the page to load nothing from elsewhere, found %q", m)
+	forbidden := regexp.MustCompile(`(?i)<(iframe|object|embed|img|style|base|form|frame|audio|video|source)\b|\son[a-z]+\s*=|\sstyle\s*=`)
+	if m := forbidden.FindString(markup); m != "" {
+		t.Errorf("expected no %q in the markup", m)
 	}
-	if strings.Contains(page, "@import") || strings.Contains(page, "url(") {
-		t.Error("expected the style to load nothing")
+	if n, loaded := strings.Count(strings.ToLower(markup), "<script"), strings.Count(markup, `<script src="/assets/`); n != loaded {
+		t.Errorf("expected every script of the markup to be an asset, got %d scripts and %d assets", n, loaded)
+	}
+	assets := map[string]string{} // path -> the media type it must be served with
+	for _, m := range urlAttribute.FindAllStringSubmatch(markup, -1) {
+		value := strings.Trim(m[2], `"'`)
+		switch {
+		case value == "data:," && strings.EqualFold(m[1], "href"): // the empty icon, which spares a request
+		case strings.HasPrefix(value, "/assets/") && !strings.Contains(value, ".."):
+			assets[value] = map[string]string{".js": "text/javascript", ".css": "text/css"}[path.Ext(value)]
+		default:
+			t.Errorf("expected the markup to load only the assets of its origin, found %s", m[0])
+		}
+	}
+	if len(assets) != 2 {
+		t.Errorf("expected the markup to load uPlot's script and style, got %q", slices.Sorted(maps.Keys(assets)))
+	}
+	for _, no := range []string{"http:", "https:", "//cdn", "@import", "url(", "fonts."} {
+		if strings.Contains(page, no) {
+			t.Errorf("expected no %q anywhere in the page", no)
+		}
+	}
+
+	// Each asset is served with its media type, compressed for clients that accept it.
+	for p, want := range assets {
+		a := request(t, http.MethodGet, ts.URL+p)
+		media, _, err := mime.ParseMediaType(a.header.Get("Content-Type"))
+		if a.status != http.StatusOK || err != nil || media != want || len(a.body) < 1024 ||
+			a.header.Get("Cache-Control") != "public, max-age=300" || a.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: expected 200, %s, cached, %d bytes, got %d, %q, %q", p, want, len(a.body), a.status,
+				a.header.Get("Content-Type"), a.header.Get("Cache-Control"))
+		}
+		gz := requestWith(t, http.MethodGet, ts.URL+p, map[string]string{"Accept-Encoding": "gzip"})
+		if gz.header.Get("Content-Encoding") != "gzip" || !bytes.Equal(gunzip(t, gz.body), a.body) {
+			t.Errorf("GET %s with Accept-Encoding gzip: expected it compressed, got %q", p, gz.header.Get("Content-Encoding"))
+		}
+	}
+	for _, p := range []string{"/assets/", "/assets/uplot/", "/assets/uplot/VERSION", "/assets/uplot/nope.js", "/assets/../page.html"} {
+		if a := request(t, http.MethodGet, ts.URL+p); a.status != http.StatusNotFound {
+			t.Errorf("GET %s: expected 404, got %d", p, a.status)
+		}
 	}
 
 	head := request(t, http.MethodHead, ts.URL+"/")
@@ -611,9 +663,9 @@ func TestHandlerPage(t *testing.T) {
 		head.header.Get("Content-Security-Policy") != csp {
 		t.Errorf("HEAD /: expected 200, the page's headers and no body, got %d %v %q", head.status, head.header, head.body)
 	}
-	// The page ignores the query; its script reads ?days.
-	if r := request(t, http.MethodGet, ts.URL+"/?days=7"); r.status != http.StatusOK || string(r.body) != page {
-		t.Errorf("GET /?days=7: expected the page, got %d", r.status)
+	// The page ignores the query; its script reads the view from it.
+	if r := request(t, http.MethodGet, ts.URL+"/?range=1y&window=7"); r.status != http.StatusOK || string(r.body) != page {
+		t.Errorf("GET /?range=1y&window=7: expected the page, got %d", r.status)
 	}
 }
 

@@ -48,15 +48,16 @@ func policy(html []byte) string {
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 
-// inlineHash is the CSP source of the content of html's one <tag> element: its SHA-256, in
-// base64.
+// inlineHash is the CSP source of the content of html's one plain <tag> element, opened by
+// "<tag>" with no attribute (a <script src> is not inline) and ended by the first </tag>
+// after it, as a browser reads it: its SHA-256, in base64.
 func inlineHash(html []byte, tag string) string {
 	open, end := []byte("<"+tag+">"), []byte("</"+tag+">")
-	if bytes.Count(html, open) != 1 || bytes.Count(html, end) != 1 {
+	_, rest, _ := bytes.Cut(html, open)
+	content, _, closed := bytes.Cut(rest, end)
+	if bytes.Count(html, open) != 1 || !closed {
 		panic(fmt.Sprintf("report: the page must have exactly one plain <%s> element", tag))
 	}
-	_, rest, _ := bytes.Cut(html, open)
-	content, _, _ := bytes.Cut(rest, end)
 	sum := sha256.Sum256(content)
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
