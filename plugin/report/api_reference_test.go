@@ -90,9 +90,9 @@ func checkTrend(t *testing.T, base string, tc apiCase, want []report.Day) {
 	var got trendBody
 	getJSON(t, url, &got)
 	if got.Window != tc.window || got.Step != tc.step || got.MinDays != tc.minDays ||
-		got.From != want[0].Day || len(got.Points) != len(want) {
-		t.Fatalf("%s: expected from %s, window %d, step %d, min_days %d and %d points, got %s, %d, %d, %d and %d",
-			url, want[0].Day, tc.window, tc.step, tc.minDays, len(want), got.From, got.Window, got.Step, got.MinDays, len(got.Points))
+		got.To != want[len(want)-1].Day || len(got.Points) != len(want) {
+		t.Fatalf("%s: expected to %s, window %d, step %d, min_days %d and %d points, got %s, %d, %d, %d and %d",
+			url, want[len(want)-1].Day, tc.window, tc.step, tc.minDays, len(want), got.To, got.Window, got.Step, got.MinDays, len(got.Points))
 	}
 	if !reflect.DeepEqual(got.Points, want) {
 		t.Errorf("%s: expected\n\t%+v\ngot\n\t%+v", url, want, got.Points)

@@ -144,12 +144,13 @@ type handler struct {
 //
 //	GET /api/v1/trend?days=365&window=30&step=7
 //	                              the instances running each version over time: every
-//	                              step-th day of the window (step from 1 to 7320, default
-//	                              1), the distinct instances seen in the window days ending
-//	                              that day (window from 1 to 365, default 30), counted as
-//	                              the summary counts them; min_days as on the summary
+//	                              step-th day of the window counted back from its last
+//	                              (step from 1 to 7320, default 1), the distinct instances
+//	                              seen in the window days ending that day (window from 1
+//	                              to 365, default 30), counted as the summary counts them;
+//	                              min_days as on the summary
 //	{"from":"2025-11-23","to":"2026-11-22","window":30,"step":7,"min_days":1,
-//	 "points":[{"day":"2025-11-23","instances":40,"versions":{"2.0":12,"2024.06":28}}, ...]}
+//	 "points":[{"day":"2025-11-24","instances":40,"versions":{"2.0":12,"2024.06":28}}, ...]}
 //
 //	GET /api/v1/summary?days=all  every endpoint over the whole history, from the first
 //	                              day with rows

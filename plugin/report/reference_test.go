@@ -375,12 +375,12 @@ func (ref *reference) upgrades(w report.Window) []report.Upgrade {
 	return upgrades
 }
 
-// trend counts, every step days of w, the instances seen on minDays days or more whose latest
+// trend counts, every step days of w up to its last, the instances seen on minDays days or more whose latest
 // day with rows is among the windowDays days ending there, under that day's final version.
 func (ref *reference) trend(w report.Window, windowDays, step, minDays int) []report.Day {
 	from, to := span(w)
 	var days []report.Day
-	for d := from; d <= to; d += int32(step) {
+	for d := from + (to-from)%int32(step); d <= to; d += int32(step) {
 		day := dayOf(dayString(d), 0, perVersion{})
 		for _, finals := range ref.finals {
 			if len(finals) < minDays {

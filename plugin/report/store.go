@@ -384,7 +384,8 @@ func (s *Store) Upgrades(ctx context.Context, w Window) ([]Upgrade, error) {
 	return upgrades, nil
 }
 
-// Trend returns, for every step-th day D of w from w.From, the distinct instances with rows in
+// Trend returns, for every step-th day D of w counted back from w.To, so that the last is
+// w.To, the distinct instances with rows in
 // the windowDays days ending at D, in total and each under the version of its latest row there,
 // as Summary counts them. windowDays is from 1 to MaxTrendDays, step at least 1. With minDays
 // above 1 it counts only the instances seen on at least minDays distinct days over their whole
@@ -407,6 +408,7 @@ func (s *Store) Trend(ctx context.Context, w Window, windowDays, step, minDays i
 		return nil, fmt.Errorf("%w: a trend every %d days", ErrWindow, step)
 	}
 	step = min(step, MaxWindowDays) // no window has more days
+	from = to - (to-from)/int32(step)*int32(step)
 	minDays = max(minDays, 1)
 	// One snapshot, so that every version the rows name is among those read first.
 	tx, err := s.snapshot(ctx)

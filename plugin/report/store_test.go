@@ -412,7 +412,7 @@ func TestStoreEmptyDatabase(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				expected := []report.Day{dayOf("2026-03-02", 0, perVersion{}), dayOf("2026-03-04", 0, perVersion{})}
+				expected := []report.Day{dayOf("2026-03-03", 0, perVersion{}), dayOf("2026-03-05", 0, perVersion{})}
 				if !reflect.DeepEqual(trend, expected) {
 					t.Errorf("trend of %d days: expected %+v, got %+v", days, expected, trend)
 				}
