@@ -28,7 +28,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mailustats/mailustats/internal/testutil/population"
+	"github.com/mailustats/mailustats/plugin/qname"
 	"github.com/mailustats/mailustats/plugin/report"
+	"github.com/mailustats/mailustats/plugin/sink"
 )
 
 // chromium is Debian's browser, which scripts/deps.sh installs.
@@ -44,6 +46,10 @@ const (
 // the others summed as one.
 const maxSeries = 8
 
+// otherShare is the most the other versions summed hold of a stacked chart's last day, as long
+// as maxSeries allow.
+const otherShare = 0.1
+
 // browserPopulation is the history of the browser test: 300 instances over three years that
 // install at a growing rate, adopt releases some time after they come out, go back to older
 // ones now and then, fall silent for a year and go away (see population).
@@ -51,6 +57,38 @@ var browserPopulation = population.Benchmark(300, 3)
 
 // browserNow is the clock of the browser test: the afternoon of the population's last day.
 var browserNow = browserPopulation.End().Add(15 * time.Hour)
+
+// browserAfterRelease is the clock of the browser test's second history, cut seven weeks
+// before the end: a few weeks after a release came out, when it runs on many instances but
+// is small over all history.
+var browserAfterRelease = browserNow.AddDate(0, 0, -49)
+
+// browserRecords are the records of browserPopulation up to the day of now, each with its
+// version as Mailu announces it (see labelVersion).
+func browserRecords(tb testing.TB, now time.Time) []sink.Record {
+	tb.Helper()
+	end := now.Truncate(24*time.Hour).AddDate(0, 0, 1)
+	var records []sink.Record
+	for r := range browserPopulation.Records() {
+		if !r.Time.Before(end) {
+			break
+		}
+		r.Version = labelVersion(r.Version)
+		if v, ok := qname.ParseVersion(r.Version); !ok || v.String() != r.Version {
+			tb.Fatalf("expected a version label for %q, got %q", r.Version, v)
+		}
+		records = append(records, r)
+	}
+	return records
+}
+
+// labelVersion is a version of the population as a Mailu release announces it, in one DNS
+// label: its release, without the patch or the dots ("1.9" as "19", "2024.06.3" as "202406");
+// "master" as it is.
+func labelVersion(v string) string {
+	parts := strings.Split(v, ".")
+	return strings.Join(parts[:min(2, len(parts))], "")
+}
 
 // viewport is a screen the page is checked on.
 type viewport struct {
@@ -60,12 +98,10 @@ type viewport struct {
 	mobile        bool
 }
 
-// pageView is a view of the page: its range and window, and whether it groups versions by
-// release, as in its address.
+// pageView is a view of the page: its range and window, as in its address.
 type pageView struct {
-	rng     string // 90d, 1y or all
-	window  int
-	release bool
+	rng    string // 90d, 1y or all
+	window int
 }
 
 // days and step are the API's parameters for the view's range.
@@ -190,7 +226,7 @@ const trendPlot = `(() => {
 func TestBrowserPage(t *testing.T) {
 	browser := startBrowser(t)
 	start := time.Now()
-	store := handlerStore(t, slices.Collect(browserPopulation.Records()))
+	store := handlerStore(t, browserRecords(t, browserNow))
 	t.Logf("stored %d instances over %d days in %v", browserPopulation.Instances, browserPopulation.Days, time.Since(start).Round(time.Millisecond))
 	ts := startHandler(t, store, browserNow) // httptest listens on 127.0.0.1
 
@@ -207,6 +243,10 @@ func TestBrowserPage(t *testing.T) {
 	} {
 		t.Run(vp.name, func(t *testing.T) { checkBrowser(t, browser, ts, vp, dir, colours) })
 	}
+	t.Run("after a release", func(t *testing.T) {
+		ts := startHandler(t, handlerStore(t, browserRecords(t, browserAfterRelease)), browserAfterRelease)
+		checkAfterRelease(t, browser, ts)
+	})
 }
 
 // startBrowser starts headless Chromium for the rest of tb, or skips tb without it. The
@@ -363,7 +403,7 @@ func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp
 	api := pageAPI{t: t, base: ts.URL}
 
 	tb.do("load", chromedp.Navigate(ts.URL+"/"))
-	v := pageView{"90d", 30, false}
+	v := pageView{"90d", 30}
 	tb.await(v)
 	tb.shoot(dir, "report-"+vp.name+"-90d", "")
 	eval[bool](tb, openTables)
@@ -376,10 +416,10 @@ func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp
 		view   pageView
 		search string
 	}{
-		{`label[for="range-1y"]`, pageView{"1y", 30, false}, "?range=1y"},
-		{`label[for="range-all"]`, pageView{"all", 30, false}, "?range=all"},
-		{`label[for="window-7"]`, pageView{"all", 7, false}, "?range=all&window=7"},
-		{`label[for="range-90d"]`, pageView{"90d", 7, false}, "?window=7"},
+		{`label[for="range-1y"]`, pageView{"1y", 30}, "?range=1y"},
+		{`label[for="range-all"]`, pageView{"all", 30}, "?range=all"},
+		{`label[for="window-7"]`, pageView{"all", 7}, "?range=all&window=7"},
+		{`label[for="range-90d"]`, pageView{"90d", 7}, "?window=7"},
 	} {
 		tb.do("choose "+step.view.ready(), chromedp.Click(chromedp.CSS(step.click)))
 		tb.await(step.view)
@@ -388,7 +428,7 @@ func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp
 	}
 
 	// The long tables show all their rows on request.
-	v = pageView{"all", 7, false}
+	v = pageView{"all", 7}
 	tb.do("choose all history", chromedp.Click(chromedp.CSS(`label[for="range-all"]`)))
 	tb.await(v)
 	for _, id := range []string{"versions", "upgrades"} {
@@ -398,14 +438,10 @@ func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp
 	}
 	checkPageTables(t, eval[rendered](tb, readPage), api, v, vp, true)
 
-	// Versions by release, then their share, drawn from the same answers.
-	v.release = true
-	tb.do("choose by release", chromedp.Click(chromedp.CSS(`label[for="versions-release"]`)))
-	checkPageView(t, tb, api, v, vp, colours, "?range=all&window=7&versions=release")
-	checkPageHover(t, tb, api, v)
+	// The share of each version, drawn from the same answers.
 	tb.do("choose share", chromedp.Click(chromedp.CSS(`label[for="scale-share"]`)))
 	got := eval[rendered](tb, readPage)
-	if want := "?range=all&window=7&versions=release&scale=share"; got.Search != want || got.Ready != v.ready() {
+	if want := "?range=all&window=7&scale=share"; got.Search != want || got.Ready != v.ready() {
 		t.Errorf("%s: expected the address %q and the page drawn, got %q and ready=%q", vp.name, want, got.Search, got.Ready)
 	}
 	checkPageTrend(t, got, api, v, vp, colours)
@@ -414,15 +450,16 @@ func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp
 	}
 	checkPageHover(t, tb, api, v)
 
-	// The address reproduces a view; without tables open, the page makes the screenshot of
+	// The address reproduces a view, but for what the page no longer knows, as the old
+	// grouping of versions by release; without tables open, the page makes the screenshot of
 	// the README.
 	tb.do("load all history", chromedp.Navigate(ts.URL+"/?range=all&versions=release"))
-	v = pageView{"all", 30, true}
+	v = pageView{"all", 30}
 	tb.await(v)
 	tb.shoot(dir, "page-"+vp.name, "")
 	tb.shoot(dir, "readme-"+vp.name, ".grid2")
 	got = eval[rendered](tb, readPage)
-	if want := []string{"range=all", "window=30", "versions=release", "scale=count"}; !slices.Equal(got.Checked, want) {
+	if want := []string{"range=all", "window=30", "scale=count"}; !slices.Equal(got.Checked, want) {
 		t.Errorf("%s: expected the choices %q from the address, got %q", vp.name, want, got.Checked)
 	}
 	checkPageTrend(t, got, api, v, vp, colours)
@@ -450,9 +487,7 @@ func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp
 
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
-	for _, p := range tb.problems {
-		t.Errorf("%s: expected no errors in the page, got %s", vp.name, p)
-	}
+	tb.checkProblems(vp.name)
 	allowed := regexp.MustCompile(`^/(\?range=all&versions=release)?$|^/assets/uplot/uPlot\.(iife\.min\.js|min\.css)$|^/api/v1/(trend|summary|upgrades|new|daily)\?days=(90|365|all)(&|$)`)
 	asked := map[string]bool{}
 	for _, u := range tb.requests {
@@ -474,6 +509,37 @@ func checkBrowser(t *testing.T, browser context.Context, ts *httptest.Server, vp
 	}
 }
 
+// checkProblems checks that the tab saw no exception, console error or warning; tb.mu is held.
+func (tb *browserTab) checkProblems(name string) {
+	tb.t.Helper()
+	for _, p := range tb.problems {
+		tb.t.Errorf("%s: expected no errors in the page, got %s", name, p)
+	}
+}
+
+// checkAfterRelease checks all history a few weeks after a release: the release, small over
+// the range but large on the last day, has a series of its own, where the largest versions
+// over the range alone would leave it among the other versions.
+func checkAfterRelease(t *testing.T, browser context.Context, ts *httptest.Server) {
+	vp := viewport{name: "desktop after a release", width: 1280, height: 800, scale: 1}
+	tb := openTab(t, browser, vp)
+	api := pageAPI{t: t, base: ts.URL}
+	tb.do("load all history", chromedp.Navigate(ts.URL+"/?range=all"))
+	v := pageView{"all", 30}
+	tb.await(v)
+	checkPageTrend(t, eval[rendered](tb, readPage), api, v, vp, map[string]string{})
+	checkPageHover(t, tb, api, v)
+
+	points := api.trend(v).Points
+	named, _ := versionGroups(points)
+	if bySize := largest(versionSizes(points))[:maxSeries-1]; slices.Equal(slices.Sorted(slices.Values(named)), slices.Sorted(slices.Values(bySize))) {
+		t.Errorf("expected a version large on %s but not over the range, got the same versions %q", points[len(points)-1].Day, named)
+	}
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.checkProblems(vp.name)
+}
+
 // checkPageView checks everything the page shows for v against the API.
 func checkPageView(t *testing.T, tb *browserTab, api pageAPI, v pageView, vp viewport, colours map[string]string, search string) {
 	t.Helper()
@@ -481,8 +547,7 @@ func checkPageView(t *testing.T, tb *browserTab, api pageAPI, v pageView, vp vie
 	if got.Search != search {
 		t.Errorf("%s, %s: expected the address to hold %q, got %q", vp.name, v.ready(), search, got.Search)
 	}
-	versions := map[bool]string{false: "each", true: "release"}[v.release]
-	if want := []string{"range=" + v.rng, "window=" + strconv.Itoa(v.window), "versions=" + versions, "scale=count"}; !slices.Equal(got.Checked, want) {
+	if want := []string{"range=" + v.rng, "window=" + strconv.Itoa(v.window), "scale=count"}; !slices.Equal(got.Checked, want) {
 		t.Errorf("%s, %s: expected the choices %q, got %q", vp.name, v.ready(), want, got.Checked)
 	}
 	checkPageTrend(t, got, api, v, vp, colours)
@@ -503,12 +568,15 @@ func checkPageTrend(t *testing.T, got rendered, api pageAPI, v pageView, vp view
 		t.Fatalf("%s: expected points every %d days of a %d-day window, got %d points every %d of %d",
 			name, v.step(), v.window, len(trend.Points), trend.Step, trend.Window)
 	}
-	points := groupDays(trend.Points, v.release)
+	points := trend.Points
 	named, other := versionGroups(points)
 	if len(named) < 3 {
 		t.Fatalf("%s: expected several versions in the test data, got %q", name, named)
 	}
 	first, last := points[0], points[len(points)-1]
+	if n := groupCount(last, "", true, named); float64(n) > otherShare*float64(last.Instances) {
+		t.Errorf("%s: expected the other versions to hold at most %v of the last point, got %d of %d", name, otherShare, n, last.Instances)
+	}
 	checkPageChart(t, name, got.Trend, len(named)+oneIf(other), first.Day, last.Day)
 	checkPageReadout(t, name, got.Trend.Readout, last, named, other, true)
 	for _, r := range got.Trend.Readout.Rows {
@@ -611,7 +679,7 @@ func checkPageDaily(t *testing.T, got rendered, api pageAPI, v pageView, vp view
 	name := vp.name + ", " + v.ready() + ", daily"
 	var daily daysBody
 	api.get("daily", v, nil, &daily)
-	days := groupDays(daily.Days, v.release)
+	days := daily.Days
 	named, other := versionGroups(days)
 	first, last := days[0], days[len(days)-1]
 	checkPageChart(t, name, got.Daily, len(named)+oneIf(other), first.Day, last.Day)
@@ -630,7 +698,7 @@ func checkPageDaily(t *testing.T, got rendered, api pageAPI, v pageView, vp view
 // against the API's numbers of that day, then moves it away.
 func checkPageHover(t *testing.T, tb *browserTab, api pageAPI, v pageView) {
 	t.Helper()
-	points := groupDays(api.trend(v).Points, v.release)
+	points := api.trend(v).Points
 	i := len(points) / 3
 	p := points[i]
 	box := eval[struct {
@@ -754,42 +822,55 @@ func (a pageAPI) trend(v pageView) trendBody {
 	return body
 }
 
-// releaseNumber matches the versions numbered as releases, with their patch if any.
-var releaseNumber = regexp.MustCompile(`^(\d+\.\d+)(\.\d+)?$`)
-
-// groupDays is days with their versions summed by release ("2024.06.x" for "2024.06" and its
-// patches, other versions as they are) if release is set, else days.
-func groupDays(days []report.Day, release bool) []report.Day {
-	if !release {
-		return days
+// versionGroups are the versions a stacked chart of days draws each on its own: all of them
+// when they are at most maxSeries, else maxSeries-1 of them, and then other reports that the
+// rest are summed. Those are first the largest on the last day, until the rest hold at most
+// otherShare of it, then the largest summed over the days.
+func versionGroups(days []report.Day) (named []string, other bool) {
+	size := versionSizes(days)
+	if len(size) <= maxSeries {
+		return slices.Sorted(maps.Keys(size)), false
 	}
-	grouped := make([]report.Day, len(days))
-	for i, d := range days {
-		grouped[i] = report.Day{Day: d.Day, Instances: d.Instances, Versions: map[string]int64{}}
-		for v, n := range d.Versions {
-			grouped[i].Versions[releaseNumber.ReplaceAllString(v, "$1.x")] += n
+	last := days[len(days)-1].Versions
+	var rest int64
+	for _, n := range last {
+		rest += n
+	}
+	most := otherShare * float64(rest)
+	for _, v := range largest(last) {
+		if float64(rest) <= most || len(named) == maxSeries-1 {
+			break
+		}
+		named = append(named, v)
+		rest -= last[v]
+	}
+	for _, v := range largest(size) {
+		if len(named) == maxSeries-1 {
+			break
+		}
+		if !slices.Contains(named, v) {
+			named = append(named, v)
 		}
 	}
-	return grouped
+	return named, true
 }
 
-// versionGroups are the versions a stacked chart of days draws each on its own: all of them
-// when they are at most maxSeries, else the maxSeries-1 with the most instances summed over
-// the days (ties by name), and then other reports that the rest are summed.
-func versionGroups(days []report.Day) (named []string, other bool) {
+// versionSizes are the instances of each version summed over days.
+func versionSizes(days []report.Day) map[string]int64 {
 	size := map[string]int64{}
 	for _, d := range days {
 		for v, n := range d.Versions {
 			size[v] += n
 		}
 	}
-	names := slices.SortedFunc(maps.Keys(size), func(a, b string) int {
-		return cmp.Or(cmp.Compare(size[b], size[a]), strings.Compare(a, b))
+	return size
+}
+
+// largest are the versions of counts, the most first, ties by name.
+func largest(counts map[string]int64) []string {
+	return slices.SortedFunc(maps.Keys(counts), func(a, b string) int {
+		return cmp.Or(cmp.Compare(counts[b], counts[a]), strings.Compare(a, b))
 	})
-	if len(names) <= maxSeries {
-		return names, false
-	}
-	return names[:maxSeries-1], true
 }
 
 // groupCount is the count of a readout's or table's version on d: the version's, or for the
