@@ -51,42 +51,6 @@ const apiPolicy = "default-src 'none'; frame-ancestors 'none'"
 // defaultTrendDays is the window of a trend without ?window=W.
 const defaultTrendDays = 30
 
-// summaryBody is the body of /api/v1/summary.
-type summaryBody struct{ Summary }
-
-// daysBody is the body of /api/v1/daily and /api/v1/new.
-type daysBody struct {
-	Window
-	Days dayList
-	what string // the endpoint, for the CSV file's name
-}
-
-// upgradesBody is the body of /api/v1/upgrades.
-type upgradesBody struct {
-	Window
-	Upgrades []Upgrade `json:"upgrades"`
-}
-
-// MarshalJSON implements json.Marshaler.
-func (d daysBody) MarshalJSON() ([]byte, error) { return withDays(d.Window, "days", d.Days) }
-
-// trendBody is the body of /api/v1/trend.
-type trendBody struct {
-	trendHead
-	Points dayList
-}
-
-// trendHead is what the body of /api/v1/trend says before its points.
-type trendHead struct {
-	Window
-	WindowDays int `json:"window"`
-	Step       int `json:"step"`
-	MinDays    int `json:"min_days"`
-}
-
-// MarshalJSON implements json.Marshaler.
-func (t trendBody) MarshalJSON() ([]byte, error) { return withDays(t.trendHead, "points", t.Points) }
-
 // Options are the handler's settings; the zero value of each is a sensible default.
 type Options struct {
 	Title string           // names the statistics on the page, such as the zone served
