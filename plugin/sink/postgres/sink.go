@@ -27,8 +27,8 @@ type pgSink struct {
 	prepared atomic.Bool      // the schema is up to date
 	onNew    func(n int)      // told of the instances seen for the first time; may be nil
 
-	mu        sync.Mutex
-	nextPrune time.Time // when expired rows are deleted next
+	mu     sync.Mutex
+	prunes table.PruneSchedule // when expired rows are deleted next
 }
 
 // newSink returns a sink writing through pool, not yet prepared.
@@ -48,8 +48,9 @@ func (s *pgSink) Prepare(ctx context.Context) error {
 // Write stores batch in one transaction that adds nothing if the batch's ID shows it stored
 // already, preparing the schema first if need be: also when the tables went missing, as in a
 // database recreated empty. With OnNewInstances it reports the batch's new instances once the
-// batch is stored. At most once every table.PruneEvery it then deletes expired rows; if that
-// fails it returns the error, and the retry of the stored batch is a no-op.
+// batch is stored. Every table.PruneEvery, and at each write while the last pass left more, it
+// then deletes a chunk of the expired rows; if that fails it returns the error, and the retry of
+// the stored batch is a no-op.
 func (s *pgSink) Write(ctx context.Context, batch sink.Batch) error {
 	if !s.prepared.Load() {
 		if err := s.Prepare(ctx); err != nil {
@@ -68,9 +69,11 @@ func (s *pgSink) Write(ctx context.Context, batch sink.Batch) error {
 		s.onNew(newInstances)
 	}
 	if s.pruneDue(now) {
-		if err := s.prune(ctx, now); err != nil {
+		full, err := s.prune(ctx, now)
+		if err != nil {
 			return fmt.Errorf("batch stored, but pruning failed: %w", err)
 		}
+		s.pruned(now, full)
 	}
 	return nil
 }

@@ -133,11 +133,11 @@ type store struct {
 	insertEvents                                    multiRow // only with opts.Events
 	plans                                           *planStatements
 
-	agg       table.Aggregator // merges each batch, reusing its memory
-	lastPrune time.Time        // when this sink last deleted old batches and events
-	versions  versionNames     // the versions met, by id and by name
-	kind      string           // the kind of instance IDs the database holds, once known
-	buf       *batchBuffers    // the memory of the batch being written
+	agg      table.Aggregator    // merges each batch, reusing its memory
+	prunes   table.PruneSchedule // when this sink deletes old batches and events
+	versions versionNames        // the versions met, by id and by name
+	kind     string              // the kind of instance IDs the database holds, once known
+	buf      *batchBuffers       // the memory of the batch being written
 
 	onNew func(n int) // told of the instances seen for the first time; may be nil
 }

@@ -66,8 +66,8 @@ const (
 func (s *store) OnNewInstances(f func(n int)) { s.onNew = f }
 
 // Write adds the batch to the sightings and the aggregates, and to the events if kept, in one
-// transaction. A batch whose ID is already stored is a retry of a write that committed, and is
-// skipped.
+// transaction, which also deletes a chunk of the expired rows when pruning is due. A batch whose
+// ID is already stored is a retry of a write that committed, and is skipped.
 func (s *store) Write(ctx context.Context, batch sink.Batch) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -98,9 +98,9 @@ func (s *store) Write(ctx context.Context, batch sink.Batch) (err error) {
 			return fmt.Errorf("events: %w", err)
 		}
 	}
-	prune := now.Sub(s.lastPrune) >= table.PruneEvery
+	prune, full := s.prunes.Due(now), false
 	if prune {
-		if err := s.prune(ctx, tx, now); err != nil {
+		if full, err = s.prune(ctx, tx, now); err != nil {
 			return fmt.Errorf("prune: %w", err)
 		}
 	}
@@ -108,7 +108,7 @@ func (s *store) Write(ctx context.Context, batch sink.Batch) (err error) {
 		return err
 	}
 	if prune {
-		s.lastPrune = now
+		s.prunes.Done(now, full)
 	}
 	if newInstances > 0 && s.onNew != nil {
 		s.onNew(newInstances)
@@ -494,14 +494,33 @@ func eventVars(records []sink.Record) rowVars {
 	}
 }
 
-// prune deletes the batch IDs too old to see a retry and, with a retention, the old events.
-func (s *store) prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE at < ? AND `+table.PruneKept, now.Add(-table.BatchKeep).Unix()); err != nil {
-		return err
+// Pruning deletes at most table.PruneChunk rows of a table, the oldest events first, found
+// through the index on their time.
+const (
+	pruneBatchesSQL = `DELETE FROM batches WHERE id IN
+		(SELECT id FROM batches WHERE at < ? AND ` + table.PruneKept + ` LIMIT ?)`
+	pruneEventsSQL = `DELETE FROM events WHERE rowid IN
+		(SELECT rowid FROM events WHERE time < ? ORDER BY time LIMIT ?)`
+)
+
+// prune deletes a chunk of the batch IDs too old to see a retry and, with a retention, of the
+// old events; full reports that it deleted a whole chunk of either, so more may be left.
+func (s *store) prune(ctx context.Context, tx *sql.Tx, now time.Time) (full bool, err error) {
+	full, err = pruneChunk(ctx, tx, pruneBatchesSQL, now.Add(-table.BatchKeep))
+	if err != nil || s.opts.Retention == 0 {
+		return full, err
 	}
-	if s.opts.Retention == 0 {
-		return nil
+	events, err := pruneChunk(ctx, tx, pruneEventsSQL, now.Add(-s.opts.Retention))
+	return full || events, err
+}
+
+// pruneChunk runs one of the pruning statements on the rows older than before and reports
+// whether it deleted a whole chunk.
+func pruneChunk(ctx context.Context, tx *sql.Tx, query string, before time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, query, before.Unix(), table.PruneChunk)
+	if err != nil {
+		return false, err
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM events WHERE time < ?`, now.Add(-s.opts.Retention).Unix())
-	return err
+	n, err := res.RowsAffected()
+	return n == table.PruneChunk, err
 }
