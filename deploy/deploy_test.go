@@ -85,7 +85,6 @@ type object struct {
 	Kind       string            `yaml:"kind"`
 	Metadata   meta              `yaml:"metadata"`
 	Data       map[string]string `yaml:"data"`
-	StringData map[string]string `yaml:"stringData"`
 	Spec       spec              `yaml:"spec"`
 }
 
@@ -99,14 +98,29 @@ type spec struct {
 	Selector labelSelector `yaml:"selector"`
 	// Deployment
 	Replicas int `yaml:"replicas"`
-	Template struct {
-		Metadata meta    `yaml:"metadata"`
-		Spec     podSpec `yaml:"spec"`
-	} `yaml:"template"`
+	Strategy struct {
+		Type string `yaml:"type"`
+	} `yaml:"strategy"`
+	Template podTemplate `yaml:"template"`
 	// Service
 	Type      string        `yaml:"type"`
 	ClusterIP string        `yaml:"clusterIP"`
 	Ports     []servicePort `yaml:"ports"`
+	// PersistentVolumeClaim
+	AccessModes []string `yaml:"accessModes"`
+	// CronJob
+	Schedule                   string `yaml:"schedule"`
+	ConcurrencyPolicy          string `yaml:"concurrencyPolicy"`
+	SuccessfulJobsHistoryLimit *int   `yaml:"successfulJobsHistoryLimit"`
+	FailedJobsHistoryLimit     *int   `yaml:"failedJobsHistoryLimit"`
+	JobTemplate                struct {
+		Spec struct {
+			BackoffLimit            *int        `yaml:"backoffLimit"`
+			ActiveDeadlineSeconds   *int        `yaml:"activeDeadlineSeconds"`
+			TTLSecondsAfterFinished *int        `yaml:"ttlSecondsAfterFinished"`
+			Template                podTemplate `yaml:"template"`
+		} `yaml:"spec"`
+	} `yaml:"jobTemplate"`
 	// ServiceMonitor
 	NamespaceSelector map[string]interface{} `yaml:"namespaceSelector"`
 	Endpoints         []struct {
@@ -133,37 +147,90 @@ func (s *labelSelector) UnmarshalYAML(unmarshal func(interface{}) error) error {
 	return err
 }
 
+type podTemplate struct {
+	Metadata meta    `yaml:"metadata"`
+	Spec     podSpec `yaml:"spec"`
+}
+
 type podSpec struct {
 	SecurityContext struct {
-		RunAsNonRoot bool `yaml:"runAsNonRoot"`
+		securityIdentity `yaml:",inline"`
+		FSGroup          *int `yaml:"fsGroup"`
 	} `yaml:"securityContext"`
-	Containers []container `yaml:"containers"`
-	Volumes    []struct {
-		Name      string `yaml:"name"`
-		ConfigMap struct {
-			Name string `yaml:"name"`
-		} `yaml:"configMap"`
-	} `yaml:"volumes"`
+	RestartPolicy string `yaml:"restartPolicy"`
+	Affinity      struct {
+		PodAffinity struct {
+			Required []struct {
+				LabelSelector labelSelector `yaml:"labelSelector"`
+				TopologyKey   string        `yaml:"topologyKey"`
+			} `yaml:"requiredDuringSchedulingIgnoredDuringExecution"`
+		} `yaml:"podAffinity"`
+	} `yaml:"affinity"`
+	InitContainers []container `yaml:"initContainers"`
+	Containers     []container `yaml:"containers"`
+	Volumes        []volume    `yaml:"volumes"`
+}
+
+// securityIdentity is what a pod's or a container's securityContext says of the user and the
+// seccomp profile; a container's settings override its pod's.
+type securityIdentity struct {
+	RunAsNonRoot   *bool `yaml:"runAsNonRoot"`
+	RunAsUser      *int  `yaml:"runAsUser"`
+	RunAsGroup     *int  `yaml:"runAsGroup"`
+	SeccompProfile struct {
+		Type string `yaml:"type"`
+	} `yaml:"seccompProfile"`
+}
+
+func (id securityIdentity) String() string {
+	show := func(p any) string {
+		switch v := p.(type) {
+		case *bool:
+			if v != nil {
+				return fmt.Sprint(*v)
+			}
+		case *int:
+			if v != nil {
+				return fmt.Sprint(*v)
+			}
+		}
+		return "unset"
+	}
+	return fmt.Sprintf("runAsNonRoot %s, runAsUser %s, seccompProfile %q", show(id.RunAsNonRoot), show(id.RunAsUser), id.SeccompProfile.Type)
+}
+
+type volume struct {
+	Name      string `yaml:"name"`
+	ConfigMap struct {
+		Name  string `yaml:"name"`
+		Items []struct {
+			Key  string `yaml:"key"`
+			Path string `yaml:"path"`
+		} `yaml:"items"`
+	} `yaml:"configMap"`
+	PersistentVolumeClaim struct {
+		ClaimName string `yaml:"claimName"`
+	} `yaml:"persistentVolumeClaim"`
 }
 
 type container struct {
-	Name  string `yaml:"name"`
-	Image string `yaml:"image"`
-	Env   []struct {
+	Name    string   `yaml:"name"`
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+	Args    []string `yaml:"args"`
+	Env     []struct {
 		Name      string `yaml:"name"`
 		ValueFrom struct {
 			SecretKeyRef struct {
-				Name string `yaml:"name"`
-				Key  string `yaml:"key"`
+				Name     string `yaml:"name"`
+				Key      string `yaml:"key"`
+				Optional *bool  `yaml:"optional"`
 			} `yaml:"secretKeyRef"`
 		} `yaml:"valueFrom"`
 	} `yaml:"env"`
-	Ports []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-		Protocol      string `yaml:"protocol"`
-	} `yaml:"ports"`
+	Ports           []containerPort `yaml:"ports"`
 	SecurityContext struct {
+		securityIdentity         `yaml:",inline"`
 		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
 		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
 		Capabilities             struct {
@@ -181,6 +248,12 @@ type container struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
 	} `yaml:"volumeMounts"`
+}
+
+type containerPort struct {
+	Name          string `yaml:"name"`
+	ContainerPort int    `yaml:"containerPort"`
+	Protocol      string `yaml:"protocol"`
 }
 
 type probe struct {
@@ -224,29 +297,27 @@ func manifests(t *testing.T, path string) map[string]object {
 	return objects
 }
 
-// Kubernetes files, and the Prometheus operator's beside them.
+// Kubernetes files: the two ways to run the server, the sidecar, the backups of the SQLite
+// way, and the Prometheus operator's beside them.
 const (
 	kubernetesApp     = "kubernetes/mailustats.yaml"
+	kubernetesSQLite  = "kubernetes/mailustats-sqlite.yaml"
+	kubernetesSidecar = "kubernetes/sidecar.yaml"
+	kubernetesBackup  = "kubernetes/backup-cronjob.yaml"
 	kubernetesMonitor = "kubernetes/servicemonitor.yaml"
 )
 
+// secretName is the Secret of the servers' secrets, which no manifest holds: each file that
+// reads it shows the kubectl command that creates it.
+const secretName = "mailustats-db"
+
+// imageUser is the user of the image, its Dockerfile's USER, as runAsUser names it.
+const imageUser = 65532
+
 func TestKubernetes(t *testing.T) {
 	objects := manifests(t, kubernetesApp)
-	var kinds []string
-	for k := range objects {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	if want := []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service"}; !slices.Equal(kinds, want) {
-		t.Fatalf("expected kinds %v, got %v", want, kinds)
-	}
-	secret, cm, dep, svc := objects["Secret"], objects["ConfigMap"], objects["Deployment"], objects["Service"]
-
-	for _, key := range []string{"dsn", "hash-secret"} {
-		if v := secret.StringData[key]; !strings.Contains(v, "CHANGE-ME") {
-			t.Errorf("Secret %s: expected a placeholder marked CHANGE-ME in %q, got %q", secret.Metadata.Name, key, v)
-		}
-	}
+	checkKinds(t, kubernetesApp, objects, "ConfigMap", "Deployment", "PodDisruptionBudget", "Service")
+	cm, dep, svc := objects["ConfigMap"], objects["Deployment"], objects["Service"]
 
 	corefile := cm.Data["Corefile"]
 	for _, want := range []string{"sink postgres {$MAILUSTATS_DSN}", "hash_ids {$MAILUSTATS_HASH_SECRET}", "api 127.0.0.1:9154", "ready :8181\n"} {
@@ -254,7 +325,9 @@ func TestKubernetes(t *testing.T) {
 			t.Errorf("ConfigMap Corefile: expected %q, got\n%s", want, corefile)
 		}
 	}
-	addrs := corefileAddrs(corefile)
+	if addrs := corefileAddrs(corefile); addrs["dns"] != "53" || addrs["prometheus"] != "9153" {
+		t.Errorf("expected DNS on 53 and metrics on 9153, got %v", addrs)
+	}
 
 	if dep.Spec.Replicas != 2 {
 		t.Errorf("expected 2 replicas, got %d", dep.Spec.Replicas)
@@ -266,72 +339,215 @@ func TestKubernetes(t *testing.T) {
 		}
 	}
 	pod := dep.Spec.Template.Spec
-	if !pod.SecurityContext.RunAsNonRoot {
-		t.Error("expected runAsNonRoot")
+	if len(pod.Containers) != 1 {
+		t.Fatalf("expected one container, got %d", len(pod.Containers))
 	}
+	ports := checkServer(t, kubernetesApp, pod, pod.Containers[0], cm, "Corefile", true)
+	checkPublicService(t, svc, ports)
+}
+
+// TestKubernetesSQLite checks the one-replica way with SQLite on a volume against its Corefile,
+// and against mailustats.yaml, whose objects it replaces.
+func TestKubernetesSQLite(t *testing.T) {
+	objects := manifests(t, kubernetesSQLite)
+	checkKinds(t, kubernetesSQLite, objects, "ConfigMap", "Deployment", "PersistentVolumeClaim", "Service")
+	cm, dep, pvc := objects["ConfigMap"], objects["Deployment"], objects["PersistentVolumeClaim"]
+	app := manifests(t, kubernetesApp)
+	for _, kind := range []string{"ConfigMap", "Deployment", "Service"} {
+		if got, want := objects[kind].Metadata.Name, app[kind].Metadata.Name; got != want {
+			t.Errorf("%s: expected the name of %s's, %q, which it replaces, got %q", kind, kubernetesApp, want, got)
+		}
+	}
+
+	if dep.Spec.Replicas != 1 || dep.Spec.Strategy.Type != "Recreate" {
+		t.Errorf("expected one replica replaced by Recreate (one SQLite writer, a ReadWriteOnce volume), got %d and %q",
+			dep.Spec.Replicas, dep.Spec.Strategy.Type)
+	}
+	if !slices.Equal(pvc.Spec.AccessModes, []string{"ReadWriteOnce"}) {
+		t.Errorf("PersistentVolumeClaim %s: expected ReadWriteOnce, got %v", pvc.Metadata.Name, pvc.Spec.AccessModes)
+	}
+	pod := dep.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
 		t.Fatalf("expected one container, got %d", len(pod.Containers))
 	}
 	c := pod.Containers[0]
+	if want := app["Deployment"].Spec.Template.Spec.Containers[0].Image; c.Image != want {
+		t.Errorf("expected the image of %s, %q, got %q", kubernetesApp, want, c.Image)
+	}
+	if fs := pod.SecurityContext.FSGroup; fs == nil || *fs != imageUser {
+		t.Errorf("expected fsGroup %d, so that the volume is the image user's, got %v", imageUser, fs)
+	}
+	if got := volumeAt(pod, c, sqliteDir(t, cm.Data["Corefile"])).PersistentVolumeClaim.ClaimName; got != pvc.Metadata.Name {
+		t.Errorf("expected the SQLite database's directory on PersistentVolumeClaim %s, got %q", pvc.Metadata.Name, got)
+	}
+	ports := checkServer(t, kubernetesSQLite, pod, c, cm, "Corefile", true)
+	checkPublicService(t, objects["Service"], ports)
+}
+
+// TestKubernetesSidecar checks that the sidecar and the frontend it joins share nothing but the
+// hand-off on loopback: no port, no port name; and that the sidecar is as locked down as the
+// Deployment, on its own.
+func TestKubernetesSidecar(t *testing.T) {
+	objects := manifests(t, kubernetesSidecar)
+	checkKinds(t, kubernetesSidecar, objects, "ConfigMap", "Deployment")
+	cm, dep := objects["ConfigMap"], objects["Deployment"]
+	pod := dep.Spec.Template.Spec
+	var sidecar container
+	frontendPorts := map[int]string{}
+	names := map[string]bool{}
+	for _, c := range pod.Containers {
+		if c.Name == "mailustats" {
+			sidecar = c
+		} else {
+			for _, p := range c.Ports {
+				frontendPorts[p.ContainerPort] = c.Name
+			}
+		}
+		for _, p := range c.Ports {
+			if names[p.Name] {
+				t.Errorf("container %s: expected port names unique in the pod, got %q twice", c.Name, p.Name)
+			}
+			names[p.Name] = true
+		}
+	}
+	if len(pod.Containers) != 2 || sidecar.Name == "" {
+		t.Fatalf("expected a frontend and the container mailustats, got %d containers", len(pod.Containers))
+	}
+
+	const key = "mailustats.Corefile"
+	corefile := cm.Data[key]
+	addrs := corefileAddrs(corefile)
+	if addrs["prometheus"] == "" || addrs["prometheus"] == "9153" {
+		t.Errorf("expected the sidecar's metrics on a port other than CoreDNS's default 9153, got %q", addrs["prometheus"])
+	}
+	for _, name := range []string{"prometheus", "health", "ready", "dns"} {
+		if port, _ := strconv.Atoi(addrs[name]); frontendPorts[port] != "" {
+			t.Errorf("expected the sidecar's %s port %d free in the pod, got it used by %s", name, port, frontendPorts[port])
+		}
+	}
+	if !strings.Contains(corefile, "bind 127.0.0.1\n") {
+		t.Errorf("expected the sidecar's DNS on loopback only (bind 127.0.0.1), got\n%s", corefile)
+	}
+	if got, want := corefileForward(cm.Data["Corefile"], "stats.mailu.io"), "127.0.0.1:"+addrs["dns"]; got != want {
+		t.Errorf("expected the frontend to hand stats.mailu.io to the sidecar, %s, got %q", want, got)
+	}
+	// The pod's settings are the frontend's: the sidecar must not depend on them.
+	checkIdentity(t, kubernetesSidecar+": container mailustats without the pod's securityContext", podSpec{}, sidecar)
+	checkServer(t, kubernetesSidecar, pod, sidecar, cm, key, false)
+}
+
+// checkKinds checks that a manifest holds exactly the kinds want, sorted.
+func checkKinds(t *testing.T, path string, objects map[string]object, want ...string) {
+	t.Helper()
+	kinds := slices.Sorted(maps.Keys(objects))
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("%s: expected kinds %v, got %v", path, want, kinds)
+	}
+}
+
+// checkServer checks the mailustats container c of pod against the Corefile in key of the
+// ConfigMap cm: locked down and non-root; its probes on named ports that its Corefile listens
+// on; every port it listens on listed and named, but for DNS on loopback in a sidecar (public
+// false); every environment variable the Corefile reads set, the secrets from a Secret that
+// must exist and that path's kubectl command creates; resources; and the Corefile mounted
+// where the image reads it. It returns the container's ports, "53/UDP" to their names.
+func checkServer(t *testing.T, path string, pod podSpec, c container, cm object, key string, public bool) map[string]string {
+	t.Helper()
+	where := path + ": container " + c.Name
+	corefile := cm.Data[key]
+	addrs := corefileAddrs(corefile)
 
 	sc := c.SecurityContext
 	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || !sc.ReadOnlyRootFilesystem ||
 		!slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || !slices.Equal(sc.Capabilities.Add, []string{"NET_BIND_SERVICE"}) {
-		t.Errorf("expected no privilege escalation, a read-only root and only NET_BIND_SERVICE, got %+v", sc)
+		t.Errorf("%s: expected no privilege escalation, a read-only root and only NET_BIND_SERVICE, got %+v", where, sc)
 	}
-
-	if p := c.LivenessProbe.HTTPGet; p.Path != "/health" || fmt.Sprint(p.Port) != "8080" || addrs["health"] != "8080" {
-		t.Errorf("expected liveness GET /health on 8080 as the Corefile's health, got %s on %v (Corefile %q)", p.Path, p.Port, addrs["health"])
-	}
-	if p := c.ReadinessProbe.HTTPGet; p.Path != "/ready" || fmt.Sprint(p.Port) != "8181" || addrs["ready"] != "8181" {
-		t.Errorf("expected readiness GET /ready on 8181 as the Corefile's ready, got %s on %v (Corefile %q)", p.Path, p.Port, addrs["ready"])
-	}
+	checkIdentity(t, where, pod, c)
 
 	ports := map[string]string{} // "53/UDP" -> name
+	byName := map[string]int{}   // name -> port
 	for _, p := range c.Ports {
 		ports[fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)] = p.Name
-	}
-	for _, want := range []string{addrs["dns"] + "/UDP", addrs["dns"] + "/TCP", addrs["prometheus"] + "/TCP"} {
-		if _, ok := ports[want]; !ok {
-			t.Errorf("expected container port %s (from the Corefile), got %v", want, ports)
+		byName[p.Name] = p.ContainerPort
+		if p.Name == "" {
+			t.Errorf("%s: expected a name for port %d/%s", where, p.ContainerPort, p.Protocol)
 		}
 	}
-	if addrs["dns"] != "53" || addrs["prometheus"] != "9153" {
-		t.Errorf("expected DNS on 53 and metrics on 9153, got %v", addrs)
+	want := []string{addrs["prometheus"] + "/TCP", addrs["health"] + "/TCP", addrs["ready"] + "/TCP"}
+	if public {
+		want = append(want, addrs["dns"]+"/UDP", addrs["dns"]+"/TCP")
+	}
+	for _, w := range want {
+		if _, ok := ports[w]; !ok {
+			t.Errorf("%s: expected container port %s (from the Corefile), got %v", where, w, ports)
+		}
+	}
+	for _, pr := range []struct {
+		kind, path, addr string
+		probe            probe
+	}{{"liveness", "/health", "health", c.LivenessProbe}, {"readiness", "/ready", "ready", c.ReadinessProbe}} {
+		p := pr.probe.HTTPGet
+		name, named := p.Port.(string)
+		if p.Path != pr.path || !named || strconv.Itoa(byName[name]) != addrs[pr.addr] {
+			t.Errorf("%s: expected %s GET %s on the named port of the Corefile's %s, %s, got %s on %v (ports %v)",
+				where, pr.kind, pr.path, pr.addr, addrs[pr.addr], p.Path, p.Port, byName)
+		}
 	}
 
-	if c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" || c.Resources.Requests["cpu"] == "" {
-		t.Errorf("expected cpu and memory requests and a memory limit, got %+v", c.Resources)
-	}
-
+	documented := secretKeys(readFile(t, path))
 	env := map[string]bool{}
 	for _, e := range c.Env {
 		env[e.Name] = true
-		if ref := e.ValueFrom.SecretKeyRef; ref.Name != "" {
-			if ref.Name != secret.Metadata.Name || secret.StringData[ref.Key] == "" {
-				t.Errorf("env %s: expected a key of Secret %s, got %s/%s", e.Name, secret.Metadata.Name, ref.Name, ref.Key)
-			}
+		ref := e.ValueFrom.SecretKeyRef
+		if ref.Name == "" {
+			continue
+		}
+		if ref.Name != secretName || !documented[ref.Key] {
+			t.Errorf("%s: env %s: expected a key of Secret %s that the file's kubectl command creates (%v), got %s/%s",
+				where, e.Name, secretName, slices.Sorted(maps.Keys(documented)), ref.Name, ref.Key)
+		}
+		if ref.Optional == nil || *ref.Optional {
+			t.Errorf("%s: env %s: expected optional: false, so that a missing Secret stops the pod, got %v", where, e.Name, ref.Optional)
 		}
 	}
 	for _, m := range regexp.MustCompile(`\{\$(\w+)\}`).FindAllStringSubmatch(corefile, -1) {
 		if !env[m[1]] {
-			t.Errorf("expected the container to set %s, which the Corefile reads", m[1])
+			t.Errorf("%s: expected the container to set %s, which the Corefile reads", where, m[1])
 		}
 	}
 
-	mounted := false
-	for _, v := range pod.Volumes {
-		if v.ConfigMap.Name != cm.Metadata.Name {
-			continue
-		}
-		for _, m := range c.VolumeMounts {
-			mounted = mounted || (m.Name == v.Name && m.MountPath == "/etc/coredns")
-		}
-	}
-	if !mounted {
-		t.Error("expected the ConfigMap mounted on /etc/coredns, where the image's entrypoint reads the Corefile")
+	if c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" || c.Resources.Requests["cpu"] == "" {
+		t.Errorf("%s: expected cpu and memory requests and a memory limit, got %+v", where, c.Resources)
 	}
 
+	v := volumeAt(pod, c, "/etc/coredns")
+	projected := v.ConfigMap.Items == nil && key == "Corefile"
+	for _, it := range v.ConfigMap.Items {
+		projected = projected || (it.Key == key && it.Path == "Corefile")
+	}
+	if v.ConfigMap.Name != cm.Metadata.Name || !projected {
+		t.Errorf("%s: expected ConfigMap %s's %s mounted as /etc/coredns/Corefile, where the image's entrypoint reads it, got %+v",
+			where, cm.Metadata.Name, key, v)
+	}
+	return ports
+}
+
+// checkIdentity checks that container c of pod runs as the image's non-root user under the
+// runtime's seccomp profile, set on the container or on the pod.
+func checkIdentity(t *testing.T, where string, pod podSpec, c container) {
+	t.Helper()
+	p, o := pod.SecurityContext.securityIdentity, c.SecurityContext.securityIdentity
+	var id securityIdentity
+	id.RunAsNonRoot, id.RunAsUser = cmp.Or(o.RunAsNonRoot, p.RunAsNonRoot), cmp.Or(o.RunAsUser, p.RunAsUser)
+	id.SeccompProfile.Type = cmp.Or(o.SeccompProfile.Type, p.SeccompProfile.Type)
+	if id.RunAsNonRoot == nil || !*id.RunAsNonRoot || id.RunAsUser == nil || *id.RunAsUser != imageUser || id.SeccompProfile.Type != "RuntimeDefault" {
+		t.Errorf("%s: expected runAsNonRoot, runAsUser %d and seccompProfile RuntimeDefault, got %v", where, imageUser, id)
+	}
+}
+
+// checkPublicService checks the LoadBalancer of port 53 against the container's ports.
+func checkPublicService(t *testing.T, svc object, ports map[string]string) {
+	t.Helper()
 	if svc.Spec.Type != "LoadBalancer" {
 		t.Errorf("expected a LoadBalancer Service, got %q", svc.Spec.Type)
 	}
@@ -348,6 +564,69 @@ func TestKubernetes(t *testing.T) {
 	slices.Sort(svcPorts)
 	if want := []string{"53/TCP", "53/UDP"}; !slices.Equal(svcPorts, want) {
 		t.Errorf("expected Service ports %v, got %v", want, svcPorts)
+	}
+}
+
+// volumeAt returns the volume of pod that container c mounts at path; the zero volume if none.
+func volumeAt(pod podSpec, c container, path string) volume {
+	for _, m := range c.VolumeMounts {
+		if m.MountPath != path {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name == m.Name {
+				return v
+			}
+		}
+	}
+	return volume{}
+}
+
+// secretCommand matches the kubectl command in a manifest's comments that creates the Secret,
+// up to the end of its continued lines.
+var secretCommand = regexp.MustCompile(`kubectl .*create secret generic ` + secretName + `((?:.*\\\n)*.*)`)
+
+// secretKeys returns the keys of the Secret that the kubectl command in a manifest creates.
+func secretKeys(manifest string) map[string]bool {
+	keys := map[string]bool{}
+	if m := secretCommand.FindStringSubmatch(manifest); m != nil {
+		for _, k := range regexp.MustCompile(`--from-literal=([\w.-]+)=`).FindAllStringSubmatch(m[1], -1) {
+			keys[k[1]] = true
+		}
+	}
+	return keys
+}
+
+// sqliteDir returns the directory of a Corefile's SQLite database.
+func sqliteDir(t *testing.T, corefile string) string {
+	t.Helper()
+	m := regexp.MustCompile(`sink sqlite (\S+)`).FindStringSubmatch(corefile)
+	if m == nil {
+		t.Fatalf("expected a sink sqlite line, got\n%s", corefile)
+	}
+	return filepath.Dir(m[1])
+}
+
+// corefileForward returns where the server block of zone forwards to.
+func corefileForward(corefile, zone string) string {
+	m := regexp.MustCompile(`(?s)` + regexp.QuoteMeta(zone) + `:\d+ \{[^}]*?\bforward \. (\S+)`).FindStringSubmatch(corefile)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// TestNoSecretInManifests checks that no Kubernetes file holds a Secret, whose placeholder
+// applied as it is would become a permanent key.
+func TestNoSecretInManifests(t *testing.T) {
+	paths, err := filepath.Glob("kubernetes/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range paths {
+		if _, ok := manifests(t, path)["Secret"]; ok {
+			t.Errorf("%s: expected no Secret (created with kubectl instead), got one", path)
+		}
 	}
 }
 
@@ -448,13 +727,15 @@ func TestDockerfile(t *testing.T) {
 	for _, want := range []string{
 		"FROM golang:1.26-bookworm AS build",
 		"libcap2-bin",
-		"CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /coredns ./build",
+		`CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o /coredns ./build`,
+		`CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o ` + imageTool + " ./cmd/mailustats",
 		"setcap cap_net_bind_service=+ep /coredns",
 		"FROM gcr.io/distroless/static-debian12:nonroot",
 		"COPY --from=build /coredns /coredns",
+		"COPY --from=build " + imageTool + " " + imageTool,
 		"COPY deploy/Corefile /etc/coredns/Corefile",
 		"--chown=65532:65532",
-		"USER 65532:65532",
+		fmt.Sprintf("USER %d:%d", imageUser, imageUser),
 		"VOLUME /var/lib/mailustats",
 		"EXPOSE 53/udp 53/tcp 9153/tcp",
 		`ENTRYPOINT ["/coredns", "-conf", "/etc/coredns/Corefile"]`,
@@ -473,6 +754,47 @@ func TestDockerfile(t *testing.T) {
 	ignore := readFile(t, "Dockerfile.dockerignore")
 	if !strings.Contains(ignore, "!deploy/Corefile") {
 		t.Error("Dockerfile.dockerignore: expected deploy/Corefile kept in the context")
+	}
+}
+
+// TestDockerfileIdentity checks that the image carries the OCI labels, and that the build
+// arguments VERSION and REVISION stamp both binaries as the Makefile's LDFLAGS stamp them.
+func TestDockerfileIdentity(t *testing.T) {
+	stages := strings.Split(readFile(t, "Dockerfile"), "\nFROM ")
+	if len(stages) != 3 {
+		t.Fatalf("expected two stages, got %d", len(stages)-1)
+	}
+	build, final := stages[1], stages[2]
+
+	labels := map[string]string{}
+	for _, m := range regexp.MustCompile(`(org\.opencontainers\.image\.\w+)="([^"]*)"`).FindAllStringSubmatch(final, -1) {
+		labels[m[1]] = m[2]
+	}
+	for _, name := range []string{"title", "description", "source", "licenses"} {
+		if labels["org.opencontainers.image."+name] == "" {
+			t.Errorf("expected the label org.opencontainers.image.%s, got %v", name, labels)
+		}
+	}
+	for label, arg := range map[string]string{"version": "VERSION", "revision": "REVISION", "created": "CREATED"} {
+		if got := labels["org.opencontainers.image."+label]; got != "${"+arg+"}" || !strings.Contains(final, "\nARG "+arg+"\n") {
+			t.Errorf("expected the label org.opencontainers.image.%s from ARG %s of the final stage, got %q", label, arg, got)
+		}
+	}
+
+	// The Makefile's -X flags, with its variables as the Dockerfile's build arguments.
+	m := regexp.MustCompile(`(?m)^LDFLAGS = (.+)$`).FindStringSubmatch(readFile(t, "../Makefile"))
+	if m == nil {
+		t.Fatal("Makefile: expected LDFLAGS = ...")
+	}
+	xflags := regexp.MustCompile(`-X (\S+)=\$\((\w+)\)`).FindAllStringSubmatch(m[1], -1)
+	if len(xflags) != 2 {
+		t.Fatalf("Makefile: expected the -X flags of the version and the revision, got %q", m[1])
+	}
+	for _, x := range xflags {
+		want := fmt.Sprintf("-X %s=${%s}", x[1], x[2])
+		if !strings.Contains(build, want) || !strings.Contains(build, "\nARG "+x[2]+"\n") {
+			t.Errorf("expected the build stage to declare ARG %s and stamp %q as the Makefile does, got\n%s", x[2], want, build)
+		}
 	}
 }
 
@@ -525,20 +847,32 @@ func TestSystemdUnit(t *testing.T) {
 	}
 }
 
+// TestSystemdVerify runs systemd-analyze verify on every unit of systemd/ at once, so that the
+// units they name are checked too.
 func TestSystemdVerify(t *testing.T) {
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
 		t.Skip("systemd-analyze is not installed")
 	}
-	// verify wants ExecStart's binary to exist: point it at the one built here.
-	unit := strings.ReplaceAll(readFile(t, "systemd/mailustats.service"), "/usr/local/bin/coredns", coreDNSBin)
-	path := filepath.Join(t.TempDir(), "mailustats.service")
-	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
-		t.Fatal(err)
+	var units []string
+	for _, pattern := range []string{"systemd/*.service", "systemd/*.timer"} {
+		matches, _ := filepath.Glob(pattern) // the patterns are valid
+		units = append(units, matches...)
 	}
-	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	// verify wants the binaries of ExecStart to exist: point them at those built here.
+	installed := strings.NewReplacer("/usr/local/bin/coredns", coreDNSBin, "/usr/local/bin/mailustats", toolBin())
+	dir := t.TempDir()
+	var paths []string
+	for _, unit := range units {
+		path := filepath.Join(dir, filepath.Base(unit))
+		if err := os.WriteFile(path, []byte(installed.Replace(readFile(t, unit))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	out, err := exec.Command(analyze, append([]string{"verify"}, paths...)...).CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("expected systemd-analyze verify to pass silently, got %v\n%s", err, out)
+		t.Errorf("expected systemd-analyze verify of %v to pass silently, got %v\n%s", units, err, out)
 	}
 }
 
@@ -968,7 +1302,7 @@ func TestCheckPromQL(t *testing.T) {
 // Starting the binary on each Corefile.
 
 // localize rewrites a deployment Corefile to run unprivileged beside other tests: the server
-// block binds to loopback only, on corednstest.PortVar; every other listening address becomes a
+// block binds to loopback only (instead of its own bind), on corednstest.PortVar; every other listening address becomes a
 // loopback placeholder named as corefileAddrs names it ("{health}"); and /var/lib/mailustats
 // becomes dir. It returns the new Corefile and the names of its placeholders besides PortVar.
 func localize(t *testing.T, corefile, dir string) (string, []string) {
@@ -977,7 +1311,7 @@ func localize(t *testing.T, corefile, dir string) (string, []string) {
 	depth := 0
 	for _, line := range strings.Split(strings.ReplaceAll(corefile, "/var/lib/mailustats", dir), "\n") {
 		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") || f[0] == "bind" {
 			continue
 		}
 		switch {
@@ -1007,12 +1341,16 @@ func localize(t *testing.T, corefile, dir string) (string, []string) {
 
 func TestCorefilesStart(t *testing.T) {
 	k8s := manifests(t, kubernetesApp)["ConfigMap"].Data["Corefile"]
+	k8sSQLite := manifests(t, kubernetesSQLite)["ConfigMap"].Data["Corefile"]
+	sidecar := manifests(t, kubernetesSidecar)["ConfigMap"].Data["mailustats.Corefile"]
 	for _, tc := range []struct {
 		name, corefile, db string // db: the SQLite file the sink creates, relative to the data dir
 	}{
 		{"image", readFile(t, "Corefile"), "mailustats.db"},
 		{"systemd", readFile(t, "systemd/Corefile"), "mailustats.db"},
 		{"kubernetes", k8s, ""},
+		{"kubernetes-sqlite", k8sSQLite, "mailustats.db"},
+		{"sidecar", sidecar, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runCorefile(t, tc.corefile, tc.db)
