@@ -338,22 +338,32 @@ func (d *Delta) Rebuild(rows []Row) Plan {
 	return d.Plan(Before{Since: FirstDay(rows)}, rows)
 }
 
-// Add adds e to d.
+// Add adds e to d, leaving out what e holds as zeros.
 func (d *Delta) Add(e *Delta) {
 	for k, n := range e.DayVersion {
-		d.DayVersion[k] += n
+		if n != 0 {
+			d.DayVersion[k] += n
+		}
 	}
 	for k, c := range e.Day {
-		s := d.Day[k]
-		d.Day[k] = DayCount{s.Seen + c.Seen, s.New + c.New}
+		if c != (DayCount{}) {
+			s := d.Day[k]
+			d.Day[k] = DayCount{s.Seen + c.Seen, s.New + c.New}
+		}
 	}
 	for k, n := range e.Adoption {
-		d.Adoption[k] += n
+		if n != 0 {
+			d.Adoption[k] += n
+		}
 	}
 	for k, n := range e.Changes {
-		d.Changes[k] += n
+		if n != 0 {
+			d.Changes[k] += n
+		}
 	}
 	for k, n := range e.Trend {
-		d.Trend[k] += n
+		if n != 0 {
+			d.Trend[k] += n
+		}
 	}
 }
