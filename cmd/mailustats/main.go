@@ -16,11 +16,15 @@ import (
 	"text/tabwriter"
 )
 
-// The exit codes.
+// The exit codes. verify and backup tell a database's problems apart: exitUnopenable,
+// exitCorrupt and exitDisagrees.
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	exitOK         = 0
+	exitFailure    = 1
+	exitUsage      = 2
+	exitUnopenable = 3 // missing, not a database, unreadable, or an unknown schema version
+	exitCorrupt    = 4 // damaged: integrity_check fails, or the file is malformed or truncated
+	exitDisagrees  = 5 // an aggregate differs from what the sightings give
 )
 
 // command is a subcommand. run parses its own flags from args and returns the exit code.
@@ -34,6 +38,9 @@ type command struct {
 var commands = []command{
 	{name: "import", summary: "import old servers' logs and sink files into the database", run: runImport},
 	{name: "report", summary: "print the instances per version over the last days", run: runReport},
+	{name: "purge", summary: "remove the sightings of some days: a flood of instances seen once, a made-up version", run: runPurge},
+	{name: "verify", summary: "check the database, its schema version and its aggregates", run: runVerify},
+	{name: "backup", summary: "copy the live SQLite database, and check the copy", run: runBackup},
 }
 
 // streams are the standard streams a subcommand reads and writes.
