@@ -9,18 +9,6 @@ import (
 	"github.com/mailustats/mailustats/plugin/history"
 )
 
-// clearDerived empties the tables that Rebuild fills, after taking the lock that keeps writers
-// out until the transaction ends; readers go on reading what the tables held.
-const clearDerived = `LOCK TABLE instances, sightings IN SHARE ROW EXCLUSIVE MODE;
-DELETE FROM changes;
-DELETE FROM instance_versions;
-DELETE FROM day_versions;
-DELETE FROM day_counts;
-DELETE FROM day_adoption;
-DELETE FROM day_changes;
-DELETE FROM change_instances;
-DELETE FROM trend_deltas`
-
 // Rebuild recomputes, in tx, everything the store keeps in step with the sightings, from the
 // sightings alone: every instance's state, changes of version with their previous days and
 // first day of each version, and the per-day aggregates, whose contents it replaces. It reads
@@ -28,8 +16,13 @@ DELETE FROM trend_deltas`
 // keeps only the per-day aggregates in memory. Writers wait for tx to end. The migrations
 // that ask for it fill the tables with it, and it repairs them.
 func Rebuild(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, clearDerived); err != nil {
+	if _, err := tx.Exec(ctx, lockWriters); err != nil {
 		return err
+	}
+	for _, t := range aggregateTables {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+t); err != nil {
+			return err
+		}
 	}
 	rows, err := tx.Query(ctx, "SELECT id, name FROM versions")
 	if err != nil {

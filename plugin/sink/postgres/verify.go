@@ -10,10 +10,11 @@ import (
 )
 
 // aggregateTables are the tables computed from the sightings, but for instances, whose rows
-// stay and whose state is recomputed: those clearDerived empties.
+// stay and whose state is recomputed: those Rebuild empties and fills again.
 var aggregateTables = []string{"changes", "instance_versions", "day_versions", "day_counts", "day_adoption", "day_changes", "change_instances", "trend_deltas"}
 
-// lockWriters is the lock Rebuild takes first: writers wait for the transaction to end.
+// lockWriters is the lock Rebuild takes first, so that writers wait for the transaction to
+// end while readers go on reading what the tables held.
 const lockWriters = `LOCK TABLE instances, sightings IN SHARE ROW EXCLUSIVE MODE`
 
 // skippedIntegrity says why verify leaves the pages of a PostgreSQL database alone.

@@ -3,7 +3,6 @@ package postgres
 import (
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -130,13 +129,3 @@ func TestVerifyUnopenable(t *testing.T) {
 	checkProblems(t, r, table.Unopenable, `database "nosuch`)
 }
 
-// aggregateTables are the tables whose rows clearDerived deletes.
-func TestAggregateTablesCleared(t *testing.T) {
-	var cleared []string
-	for _, m := range regexp.MustCompile(`DELETE FROM (\w+)`).FindAllStringSubmatch(clearDerived, -1) {
-		cleared = append(cleared, m[1])
-	}
-	if !slices.Equal(cleared, aggregateTables) {
-		t.Errorf("expected clearDerived to delete from %q, got %q", aggregateTables, cleared)
-	}
-}
