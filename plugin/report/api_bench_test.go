@@ -13,7 +13,7 @@ import (
 
 // BenchmarkAPI times the answers of the API over HTTP on loopback, on 100,000 instances over 5
 // years in SQLite (the database of BenchmarkStore): the trends the page asks for and their CSV,
-// with and without gzip. It reports the bytes sent per answer.
+// with and without gzip, and one that reads the rows. It reports the bytes sent per answer.
 func BenchmarkAPI(b *testing.B) {
 	c := population.Benchmark(100_000, 5)
 	store := benchSQLite(b, c)
@@ -24,6 +24,7 @@ func BenchmarkAPI(b *testing.B) {
 		"/api/v1/trend?days=all&window=30&step=7",
 		"/api/v1/trend?days=365&window=30",
 		"/api/v1/trend?days=all&window=30&format=csv",
+		"/api/v1/trend?days=all&window=30&step=7&min_days=2", // from the rows
 		"/api/v1/summary?days=all",
 		"/api/v1/daily?days=365",
 	} {
