@@ -62,13 +62,7 @@ func TestAPIAcrossReloads(t *testing.T) {
 		if status != http.StatusOK {
 			return false, fmt.Sprintf("status %d: %s", status, body)
 		}
-		var s struct {
-			Instances int `json:"instances"`
-			Versions  []struct {
-				Version   string `json:"version"`
-				Instances int    `json:"instances"`
-			} `json:"versions"`
-		}
+		var s summaryJSON
 		if err := json.Unmarshal([]byte(body), &s); err != nil {
 			return false, err.Error()
 		}

@@ -188,6 +188,15 @@ type stored struct {
 	line string
 }
 
+// summaryJSON is what the tests read of the API's /api/v1/summary.
+type summaryJSON struct {
+	Instances int `json:"instances"`
+	Versions  []struct {
+		Version   string `json:"version"`
+		Instances int    `json:"instances"`
+	} `json:"versions"`
+}
+
 // readCSV reads a csv sink: version,instance,unixseconds on each line.
 func readCSV(t *testing.T, path string) []stored {
 	t.Helper()

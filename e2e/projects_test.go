@@ -172,13 +172,7 @@ func apiJSON(t *testing.T, addr, path string, v any) (bool, string) {
 // instances, by version, and what the summary said.
 func (p project) summaryCounts(t *testing.T, api string) (bool, string) {
 	t.Helper()
-	var s struct {
-		Instances int `json:"instances"`
-		Versions  []struct {
-			Version   string `json:"version"`
-			Instances int    `json:"instances"`
-		} `json:"versions"`
-	}
+	var s summaryJSON
 	ok, body := apiJSON(t, api, "/api/v1/summary?days=1", &s)
 	if !ok {
 		return false, body

@@ -53,12 +53,11 @@ type backuper interface {
 // runBackup is `mailustats backup`: a consistent copy of the live SQLite database, checked as
 // verify checks a database before it takes the place of the destination.
 func runBackup(ctx context.Context, args []string, s streams) int {
-	fs := newFlagSet("backup", "(-sqlite PATH | -conf COREFILE) (-to FILE | -dir DIR [-keep N]) [-metrics FILE]", s)
+	fs, dbFlags := newFlagSet("backup", "(-sqlite PATH | -conf COREFILE) (-to FILE | -dir DIR [-keep N]) [-metrics FILE]", s)
 	to := fs.String("to", "", "write the copy to `FILE`, replacing it")
 	dir := fs.String("dir", "", "write the copy into `DIR` as mailustats-YYYYMMDDTHHMMSSZ.db (UTC)")
 	keep := fs.Int("keep", defaultKeep, "with -dir, then remove the oldest copies of that name but `N`")
-	metrics := fs.String("metrics", "", "update the Prometheus textfile `FILE`, for node_exporter's textfile collector")
-	dbFlags := addDatabaseFlags(fs)
+	metrics := addMetricsFlag(fs)
 	addExitCodes(fs, backupExitCodes)
 	if exit, ok := parseFlags(fs, args); !ok {
 		return exit
@@ -80,14 +79,12 @@ func runBackup(ctx context.Context, args []string, s streams) int {
 	if *dir != "" {
 		final = filepath.Join(*dir, "mailustats-"+start.UTC().Format(backupLayout)+".db")
 	}
-	if src, ok := strings.CutPrefix(db.opener.Label(), "sqlite:"); ok && samePath(src, final) {
+	if src, ok := db.sqlitePath(); ok && samePath(src, final) {
 		return s.fail("backup", usageError(final+" is the database itself"))
 	}
-	var m *textfile
-	if *metrics != "" {
-		if m, err = readTextfile(*metrics); err != nil {
-			return s.fail("backup", err)
-		}
+	m, err := readTextfile(*metrics)
+	if err != nil {
+		return s.fail("backup", err)
 	}
 
 	exit := exitOK
@@ -111,14 +108,7 @@ func runBackup(ctx context.Context, args []string, s streams) int {
 		fmt.Fprintf(s.stdout, "backup %s: %s in %s, checked: %s; %s removed\n",
 			final, mebibytes(size), round(took), strings.Join(r.Passed, ", "), count(removed, "older copy", "older copies"))
 	}
-	if m == nil {
-		return exit
-	}
-	backupMetrics(m, exit, size, took)
-	if err := m.write(); err != nil {
-		return s.fail("backup", err)
-	}
-	return exit
+	return s.updateTextfile("backup", m, exit, func(m *textfile) { backupMetrics(m, exit, size, took) })
 }
 
 // backupMetrics sets the metrics of a run of backup that exited with exit.
@@ -135,11 +125,12 @@ func backupMetrics(m *textfile, exit int, size int64, took time.Duration) {
 
 // checkDestination checks that exactly one of -to and -dir is given, and -keep only with -dir.
 func checkDestination(fs *flag.FlagSet, to, dir string, keep int) error {
+	if err := noArguments(fs); err != nil {
+		return err
+	}
 	keepGiven := false
 	fs.Visit(func(f *flag.Flag) { keepGiven = keepGiven || f.Name == "keep" })
 	switch {
-	case fs.NArg() > 0:
-		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	case (to == "") == (dir == ""):
 		return usageError("name the destination with exactly one of -to or -dir")
 	case keepGiven && dir == "":

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 )
 
 // dumpSQLite returns the rows of every table of the SQLite database at path, each row a line,
@@ -23,47 +25,17 @@ func dumpSQLite(t *testing.T, path string) map[string][]string {
 	}
 	defer db.Close()
 	var tables []string
-	for _, r := range queryRows(t, db, `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`) {
+	for _, r := range sqltest.Query(t, db, `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`) {
 		tables = append(tables, r[0].(string))
 	}
 	out := map[string][]string{}
 	for _, name := range tables {
 		var rows []string
-		for _, r := range queryRows(t, db, `SELECT * FROM `+name) {
+		for _, r := range sqltest.Query(t, db, `SELECT * FROM `+name) {
 			rows = append(rows, fmt.Sprint(r...))
 		}
 		slices.Sort(rows)
 		out[name] = rows
-	}
-	return out
-}
-
-// queryRows returns the rows q answers on db.
-func queryRows(t *testing.T, db *sql.DB, q string) [][]any {
-	t.Helper()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]any
-	for rows.Next() {
-		r := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range r {
-			ptrs[i] = &r[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -235,22 +207,12 @@ func TestBackupMetrics(t *testing.T) {
 		second[backupSize] != first[backupSize] || second[backupDuration] != first[backupDuration] {
 		t.Errorf("expected 2 failures and the success kept from %v, got %v", first, second)
 	}
-	if text := readFile(t, prom); !strings.Contains(text, "# TYPE "+backupFailures+" counter\n") {
+	if text := string(readBytes(t, prom)); !strings.Contains(text, "# TYPE "+backupFailures+" counter\n") {
 		t.Errorf("expected %s a counter, got\n%s", backupFailures, text)
 	}
 	if fi, err := os.Stat(dst); err != nil || fi.Size() != int64(first[backupSize]) {
 		t.Errorf("expected the failed backups to leave the copy as it was, got %v", err)
 	}
-}
-
-// readFile returns the contents of the file at path.
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // backup and verify find the database as the server does, by its Corefile.

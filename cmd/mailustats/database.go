@@ -107,11 +107,15 @@ func (d database) openSink(ctx context.Context) (sink.Sink, error) {
 	return s, nil
 }
 
-// openStore opens the database for reading. It brings the schema up to date first, as the
-// server would (openSink), since the queries read the latest schema; but a SQLite file that
-// does not exist is an error, not a new database.
-func (d database) openStore(ctx context.Context) (*report.Store, error) {
-	if path, ok := strings.CutPrefix(d.opener.Label(), "sqlite:"); ok { // a sqlite sink's label is sqlite:PATH
+// sqlitePath is the file of a SQLite database, false for another.
+func (d database) sqlitePath() (string, bool) {
+	return strings.CutPrefix(d.opener.Label(), "sqlite:") // a sqlite sink's label is sqlite:PATH
+}
+
+// openExisting opens the database as openSink does, but a SQLite file that does not exist is
+// an error, not a new database.
+func (d database) openExisting(ctx context.Context) (sink.Sink, error) {
+	if path, ok := d.sqlitePath(); ok {
 		switch _, err := os.Stat(path); {
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("%s: no such file", d.name)
@@ -119,7 +123,13 @@ func (d database) openStore(ctx context.Context) (*report.Store, error) {
 			return nil, fmt.Errorf("%s: %w", d.name, err)
 		}
 	}
-	s, err := d.openSink(ctx)
+	return d.openSink(ctx)
+}
+
+// openStore opens an existing database for reading. It brings the schema up to date first,
+// as the server would (openExisting), since the queries read the latest schema.
+func (d database) openStore(ctx context.Context) (*report.Store, error) {
+	s, err := d.openExisting(ctx)
 	if err != nil {
 		return nil, err
 	}

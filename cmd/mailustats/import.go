@@ -24,11 +24,10 @@ var chunkLines = 8 * sink.MaxBatch
 
 // runImport is `mailustats import`: the records of old logs and sink files into the database.
 func runImport(ctx context.Context, args []string, s streams) int {
-	fs := newFlagSet("import", "[-hash-secret S] [-v] [-json] "+databaseUsage+" FILE...", s)
+	fs, dbFlags := newFlagSet("import", "[-hash-secret S] [-v] [-json] "+databaseUsage+" FILE...", s)
 	secret := fs.String("hash-secret", "", "hash instance IDs with the `secret` of the server's hash_ids (-conf gives the Corefile's)")
 	verbose := fs.Bool("v", false, "print the first lines skipped for each reason, with their file and line")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	dbFlags := addDatabaseFlags(fs)
 	if exit, ok := parseFlags(fs, args); !ok {
 		return exit
 	}

@@ -49,14 +49,15 @@ func (imp *importer) run(ctx context.Context, names []string) (importSummary, er
 	if err != nil {
 		return importSummary{}, err
 	}
-	p := newProgress(imp.out.stderr, total)
+	p := newProgress(imp.out.stderr, "importing", "import:", bytesUnit, total, imp.rate)
 	instances := map[uuid.UUID]struct{}{}
+	var read int64 // the bytes of the files done
 	for _, f := range files {
-		if err := imp.importFile(ctx, f, p, instances); err != nil {
+		if err := imp.importFile(ctx, f, p, read, instances); err != nil {
 			p.done()
 			return importSummary{}, err
 		}
-		p.fileDone(f.Size())
+		read += max(f.Size(), 0)
 	}
 	p.done()
 	after, err := imp.counts(ctx)
@@ -70,8 +71,19 @@ func (imp *importer) run(ctx context.Context, names []string) (importSummary, er
 	return imp.sum, nil
 }
 
-// importFile imports the lines of f, chunkLines at a time, counting them into p.
-func (imp *importer) importFile(ctx context.Context, f *logimport.File, p *progress, instances map[uuid.UUID]struct{}) error {
+// rate is what an import's progress says besides the bytes read: the lines read per second,
+// and elsewhere than on the bar how many.
+func (imp *importer) rate(elapsed time.Duration, bar bool) string {
+	rate := float64(imp.sum.Lines) / elapsed.Seconds()
+	if bar {
+		return fmt.Sprintf(", %.0f lines/s", rate)
+	}
+	return fmt.Sprintf(", %d lines, %.0f lines/s", imp.sum.Lines, rate)
+}
+
+// importFile imports the lines of f, chunkLines at a time, counting into p the bytes it reads
+// after the read of the files before.
+func (imp *importer) importFile(ctx context.Context, f *logimport.File, p *progress, read int64, instances map[uuid.UUID]struct{}) error {
 	r := bufio.NewReaderSize(f, maxLine)
 	c := chunk{records: make([]sink.Record, 0, chunkLines)}
 	digest := sha256.New()
@@ -105,7 +117,7 @@ func (imp *importer) importFile(ctx context.Context, f *logimport.File, p *progr
 				return fmt.Errorf("%s: lines to %d: %w", f.Name(), number, err)
 			}
 		}
-		p.update(f.Consumed(), imp.sum.Lines)
+		p.set(read + f.Consumed())
 		if errors.Is(err, io.EOF) {
 			break // a last line without a newline
 		}

@@ -113,16 +113,16 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, "\nRun 'mailustats help COMMAND' or 'mailustats COMMAND -h' for a command's flags.\n")
 }
 
-// newFlagSet returns the flag set of a subcommand: errors and -h print to stderr the usage
-// line, then the flags.
-func newFlagSet(name, args string, s streams) *flag.FlagSet {
+// newFlagSet returns the flag set of a subcommand, with the flags that name the database:
+// errors and -h print to stderr the usage line, then the flags.
+func newFlagSet(name, args string, s streams) (*flag.FlagSet, *databaseFlags) {
 	fs := flag.NewFlagSet("mailustats "+name, flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mailustats %s %s\n\nFlags:\n", name, args)
 		fs.PrintDefaults()
 	}
-	return fs
+	return fs, addDatabaseFlags(fs)
 }
 
 // parseFlags parses args with fs, which reports its errors itself; when the subcommand is to
@@ -135,6 +135,15 @@ func parseFlags(fs *flag.FlagSet, args []string) (exit int, ok bool) {
 		return exitUsage, false
 	}
 	return exitOK, true
+}
+
+// noArguments is the usageError of an argument after the flags of a subcommand that takes
+// none, nil when there is none.
+func noArguments(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	return nil
 }
 
 // usageError is a mistake in the command line, which exits with exitUsage.

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"strings"
+	"io"
 	"time"
 
 	// named apart from the tests' function history
@@ -46,7 +44,7 @@ type purger interface {
 // once or of a version, would go, and with -yes removes them and what they counted in the
 // aggregates.
 func runPurge(ctx context.Context, args []string, s streams) int {
-	fs := newFlagSet("purge", "-from DAY -to DAY [-only-once] [-version V] [-yes] [-json] "+databaseUsage, s)
+	fs, dbFlags := newFlagSet("purge", "-from DAY -to DAY [-only-once] [-version V] [-yes] [-json] "+databaseUsage, s)
 	from := fs.String("from", "", "the first UTC `DAY` whose sightings go, as YYYY-MM-DD")
 	to := fs.String("to", "", "the last UTC `DAY` whose sightings go, as YYYY-MM-DD")
 	onlyOnce := fs.Bool("only-once", false, "only those of instances seen on a single day in their whole history, as a flood\n"+
@@ -54,12 +52,11 @@ func runPurge(ctx context.Context, args []string, s streams) int {
 	version := fs.String("version", "", "only those of the version `V`")
 	yes := fs.Bool("yes", false, "remove them; without it, only print what would go and change nothing")
 	asJSON := fs.Bool("json", false, "print, instead of tables, one line of JSON: what would go, or with -yes what went")
-	dbFlags := addDatabaseFlags(fs)
 	if exit, ok := parseFlags(fs, args); !ok {
 		return exit
 	}
-	if fs.NArg() > 0 {
-		return s.fail("purge", usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0))))
+	if err := noArguments(fs); err != nil {
+		return s.fail("purge", err)
 	}
 	f, err := purgeFilter(*from, *to, *version, *onlyOnce)
 	if err != nil {
@@ -102,17 +99,10 @@ func purgeFilter(from, to, version string, onlyOnce bool) (hist.Filter, error) {
 	return f, nil
 }
 
-// openPurger opens the database as the server does (openSink); a SQLite file must exist.
+// openPurger opens the database as the server does, but not a SQLite file that does not exist
+// (openExisting).
 func openPurger(ctx context.Context, db database) (purger, error) {
-	if path, ok := strings.CutPrefix(db.opener.Label(), "sqlite:"); ok { // a sqlite sink's label is sqlite:PATH
-		switch _, err := os.Stat(path); {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("%s: no such file", db.name)
-		case err != nil:
-			return nil, fmt.Errorf("%s: %w", db.name, err)
-		}
-	}
-	s, err := db.openSink(ctx)
+	s, err := db.openExisting(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +179,7 @@ func planPurge(ctx context.Context, p purger, f hist.Filter, s streams) (purgeSu
 	}
 	t := newPurgeTally(f)
 	var affected []candidate
-	prog := newPurgeProgress(s.stderr, "reading", len(candidates))
+	prog := t.progress(s.stderr, "reading", len(candidates))
 	defer prog.done()
 	for _, ids := range purgeChunks(candidates) {
 		_, err := p.PurgeChunk(ctx, f, ids, true, func(id int64, rows []hist.Row, gone bool) {
@@ -199,7 +189,7 @@ func planPurge(ctx context.Context, p purger, f hist.Filter, s streams) (purgeSu
 		if err != nil {
 			return purgeSummary{}, nil, err
 		}
-		prog.add(len(ids), 0)
+		prog.add(int64(len(ids)))
 	}
 	return t.summary(), affected, nil
 }
@@ -208,7 +198,7 @@ func planPurge(ctx context.Context, p purger, f hist.Filter, s streams) (purgeSu
 // returns what it removed.
 func removePurge(ctx context.Context, p purger, f hist.Filter, affected []candidate, s streams) (purgeSummary, error) {
 	t := newPurgeTally(f)
-	prog := newPurgeProgress(s.stderr, "removing", len(affected))
+	prog := t.progress(s.stderr, "removing", len(affected))
 	defer prog.done()
 	var rest time.Duration // after the transaction before
 	for _, ids := range purgeChunks(affected) {
@@ -222,8 +212,20 @@ func removePurge(ctx context.Context, p purger, f hist.Filter, affected []candid
 			return t.done(), err
 		}
 		t.transaction(held)
-		prog.add(len(ids), held)
+		prog.add(int64(len(ids)))
 		rest = purgeRestRatio * held
 	}
 	return t.done(), nil
+}
+
+// progress shows how far the step what of a purge is over n instances, and once t counts
+// transactions, elsewhere than on the bar how many and the longest that kept the writers
+// waiting.
+func (t *purgeTally) progress(stderr io.Writer, what string, n int) *progress {
+	return newProgress(stderr, what+" instances", "purge: "+what, "instances", int64(n), func(_ time.Duration, bar bool) string {
+		if bar || t.transactions == 0 {
+			return ""
+		}
+		return fmt.Sprintf(", %d transactions, the longest %s", t.transactions, t.longest.Round(time.Millisecond))
+	})
 }

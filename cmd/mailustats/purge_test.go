@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mailustats/mailustats/internal/testutil/population"
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	hist "github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/report"
 	"github.com/mailustats/mailustats/plugin/sink"
@@ -277,6 +277,7 @@ func dayOf(t time.Time) int32 {
 	return day
 }
 
+// readBytes returns the contents of the file at path.
 func readBytes(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -343,37 +344,7 @@ func dumpTables(t *testing.T, d testDB) []string {
 		`SELECT * FROM change_instances WHERE instances <> 0 ORDER BY from_version, to_version`,
 		`SELECT * FROM trend_deltas WHERE delta <> 0 ORDER BY window_days, day, version`,
 	} {
-		out = append(out, q+": "+fmt.Sprint(queryAll(t, reader, q)))
-	}
-	return out
-}
-
-// queryAll returns the rows of q, each as its values.
-func queryAll(t *testing.T, db *sql.DB, q string) [][]any {
-	t.Helper()
-	rows, err := db.QueryContext(t.Context(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]any
-	for rows.Next() {
-		row := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range row {
-			ptrs[i] = &row[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		out = append(out, q+": "+fmt.Sprint(sqltest.Query(t, reader, q)))
 	}
 	return out
 }

@@ -49,7 +49,7 @@ func wholeDays(s string) (int, error) {
 
 // runReport is `mailustats report`: the summary of a window, as a table or as the API's JSON.
 func runReport(ctx context.Context, args []string, s streams) int {
-	fs := newFlagSet("report", "[-days N|all] [-min-days K] [-json] "+databaseUsage, s)
+	fs, dbFlags := newFlagSet("report", "[-days N|all] [-min-days K] [-json] "+databaseUsage, s)
 	window := days{n: 30}
 	fs.Var(&window, "days", "the `N` UTC days ending today, or all: from the first day with data")
 	minDays := 1
@@ -59,12 +59,11 @@ func runReport(ctx context.Context, args []string, s streams) int {
 		return err
 	})
 	asJSON := fs.Bool("json", false, "print the summary as JSON, as the API's /api/v1/summary")
-	dbFlags := addDatabaseFlags(fs)
 	if exit, ok := parseFlags(fs, args); !ok {
 		return exit
 	}
-	if fs.NArg() > 0 {
-		return s.fail("report", usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0))))
+	if err := noArguments(fs); err != nil {
+		return s.fail("report", err)
 	}
 	db, err := dbFlags.database()
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -24,8 +25,17 @@ type textfile struct {
 	families map[string]*dto.MetricFamily // by name
 }
 
-// readTextfile reads the textfile at path; a missing file holds no metrics.
+// addMetricsFlag registers -metrics on fs: the textfile a run of verify or backup updates.
+func addMetricsFlag(fs *flag.FlagSet) *string {
+	return fs.String("metrics", "", "update the Prometheus textfile `FILE`, for node_exporter's textfile collector")
+}
+
+// readTextfile reads the textfile at path, none (nil) if path is ""; a missing file holds no
+// metrics.
 func readTextfile(path string) (*textfile, error) {
+	if path == "" {
+		return nil, nil
+	}
 	t := &textfile{path: path, families: map[string]*dto.MetricFamily{}}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -71,6 +81,19 @@ func (t *textfile) set(c prometheus.Collector) {
 	for _, f := range families {
 		t.families[f.GetName()] = f
 	}
+}
+
+// updateTextfile sets with set the metrics of a run of the subcommand name in m, unless nil,
+// and writes it. It returns exit, the run's exit code, or that of a failure to write m.
+func (s streams) updateTextfile(name string, m *textfile, exit int, set func(m *textfile)) int {
+	if m == nil {
+		return exit
+	}
+	set(m)
+	if err := m.write(); err != nil {
+		return s.fail(name, err)
+	}
+	return exit
 }
 
 // write replaces the file by a new one, atomically.

@@ -48,17 +48,16 @@ type verifier interface {
 
 // runVerify is `mailustats verify`: it checks the database and prints what is wrong with it.
 func runVerify(ctx context.Context, args []string, s streams) int {
-	fs := newFlagSet("verify", "[-repair] [-metrics FILE] "+databaseUsage, s)
+	fs, dbFlags := newFlagSet("verify", "[-repair] [-metrics FILE] "+databaseUsage, s)
 	repair := fs.Bool("repair", false, "keep the aggregates recomputed from the sightings when they disagree; on SQLite this\n"+
 		"holds the server's writer up meanwhile: run it with the server stopped or quiet")
-	metrics := fs.String("metrics", "", "update the Prometheus textfile `FILE`, for node_exporter's textfile collector")
-	dbFlags := addDatabaseFlags(fs)
+	metrics := addMetricsFlag(fs)
 	addExitCodes(fs, verifyExitCodes)
 	if exit, ok := parseFlags(fs, args); !ok {
 		return exit
 	}
-	if fs.NArg() > 0 {
-		return s.fail("verify", usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0))))
+	if err := noArguments(fs); err != nil {
+		return s.fail("verify", err)
 	}
 	db, err := dbFlags.database()
 	if err != nil {
@@ -68,11 +67,9 @@ func runVerify(ctx context.Context, args []string, s streams) int {
 	if !ok {
 		return s.fail("verify", fmt.Errorf("%s cannot be verified", db.name))
 	}
-	var m *textfile
-	if *metrics != "" {
-		if m, err = readTextfile(*metrics); err != nil {
-			return s.fail("verify", err)
-		}
+	m, err := readTextfile(*metrics)
+	if err != nil {
+		return s.fail("verify", err)
 	}
 	start := time.Now()
 	r, err := v.Verify(ctx, *repair)
@@ -83,14 +80,7 @@ func runVerify(ctx context.Context, args []string, s streams) int {
 	} else {
 		exit = printReport(s.stdout, db.name, r, took)
 	}
-	if m == nil {
-		return exit
-	}
-	verifyMetrics(m, exit, r, err == nil, took)
-	if err := m.write(); err != nil {
-		return s.fail("verify", err)
-	}
-	return exit
+	return s.updateTextfile("verify", m, exit, func(m *textfile) { verifyMetrics(m, exit, r, err == nil, took) })
 }
 
 // verifyMetrics sets the metrics of a run of verify that exited with exit, and found r if

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailustats/mailustats/internal/testutil/promtext"
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/sqlite"
 )
@@ -33,16 +34,7 @@ func manyRecords(n int) []sink.Record {
 // execSQLite runs statements on the SQLite database at path.
 func execSQLite(t *testing.T, path string, statements ...string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=rw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range statements {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	sqltest.Exec(t, "sqlite", "file:"+path+"?mode=rw", statements...)
 }
 
 // checkRun fails t unless the command exited with exit and its stdout holds each of want.
@@ -208,27 +200,12 @@ func TestVerifyPostgres(t *testing.T) {
 	pgTool(t, "pg_restore", "--no-owner", "-d", restored, dump)
 	checkRun(t, runCommand("verify", "-postgres", restored), exitOK, ": sound: ")
 
-	execPostgres(t, dsn, changeAggregates...)
+	sqltest.Exec(t, "pgx", dsn, changeAggregates...)
 	checkRun(t, runCommand("verify", "-postgres", dsn), exitDisagrees, "problem: aggregates: day_versions disagrees", "problem: aggregates: trend_deltas disagrees")
 	checkRun(t, runCommand("verify", "-repair", "-postgres", dsn), exitOK, ": repaired the aggregates of 2 tables")
 	checkRun(t, runCommand("verify", "-postgres", dsn), exitOK, ": sound: ")
 
 	checkRun(t, runCommand("verify", "-postgres", "postgres://127.0.0.1:1/x?connect_timeout=5"), exitUnopenable, "problem: failed to connect to ")
-}
-
-// execPostgres runs statements on the PostgreSQL database at dsn.
-func execPostgres(t *testing.T, dsn string, statements ...string) {
-	t.Helper()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range statements {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
 }
 
 // pgTool runs a client program of the PostgreSQL installation the tests' server comes from.

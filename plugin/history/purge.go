@@ -27,6 +27,28 @@ func (f Filter) Split(rows []Row) (kept, removed []Row) {
 	return kept, removed
 }
 
+// Loss is what a purge takes from the instance ID: the rows it removes, at least one, and
+// those it keeps.
+type Loss struct {
+	ID            int64
+	Kept, Removed []Row
+}
+
+// Gone reports whether the instance has no rows left.
+func (l Loss) Gone() bool { return len(l.Kept) == 0 }
+
+// Losses splits the rows of each instance of ids, all its rows by id, as Split does, and
+// returns in the order of ids the losses of those that lose rows.
+func (f Filter) Losses(ids []int64, rows map[int64][]Row) []Loss {
+	var out []Loss
+	for _, id := range ids {
+		if kept, removed := f.Split(rows[id]); len(removed) > 0 {
+			out = append(out, Loss{id, kept, removed})
+		}
+	}
+	return out
+}
+
 // Removal is what removing some of an instance's rows does to what the store keeps of it.
 type Removal struct {
 	Gone  bool  // no rows are left: the instance goes, with all the store keeps of it

@@ -196,6 +196,19 @@ func TestSplit(t *testing.T) {
 	}
 }
 
+func TestLosses(t *testing.T) {
+	a, b, c := Row{Day: 5, Version: "1"}, Row{Day: 6, Version: "1"}, Row{Day: 8, Version: "2"}
+	rows := map[int64][]Row{1: {a, b}, 2: {c}, 3: {b, c}, 4: {b}}
+	got := Filter{From: 6, To: 7}.Losses([]int64{4, 2, 1, 3, 5}, rows)
+	want := []Loss{{4, nil, []Row{b}}, {1, []Row{a}, []Row{b}}, {3, []Row{c}, []Row{b}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("expected %v, got %v", want, got)
+	}
+	if !got[0].Gone() || got[1].Gone() {
+		t.Errorf("expected only the first to go, got %v and %v", got[0].Gone(), got[1].Gone())
+	}
+}
+
 // TestRemoveLastRow removes an instance's only row: it goes, and every aggregate it counted in
 // falls back.
 func TestRemoveLastRow(t *testing.T) {

@@ -94,24 +94,12 @@ func (s *pgSink) PurgeChunk(ctx context.Context, f history.Filter, ids []int64, 
 	if err != nil {
 		return 0, err
 	}
-	type result struct {
-		id      int64
-		removed []history.Row
-		gone    bool
-	}
-	var results []result
-	delta, out := history.NewDelta(), newPurgeColumns()
-	for _, id := range ids {
-		kept, lost := f.Split(rows[id])
-		if len(lost) == 0 {
-			continue
-		}
-		results = append(results, result{id, lost, len(kept) == 0})
-		if !dry {
-			out.add(id, delta.Remove(kept, lost), lost, versionIDs)
-		}
-	}
+	losses := f.Losses(ids, rows)
 	if !dry {
+		delta, out := history.NewDelta(), newPurgeColumns()
+		for _, l := range losses {
+			out.add(l.ID, delta.Remove(l.Kept, l.Removed), l.Removed, versionIDs)
+		}
 		var b pgx.Batch
 		out.queue(&b)
 		queueDelta(&b, delta, versionIDs)
@@ -123,8 +111,8 @@ func (s *pgSink) PurgeChunk(ctx context.Context, f history.Filter, ids []int64, 
 		return 0, err
 	}
 	held := time.Since(start)
-	for _, r := range results {
-		removed(r.id, r.removed, r.gone)
+	for _, l := range losses {
+		removed(l.ID, l.Removed, l.Gone())
 	}
 	if dry {
 		return 0, nil

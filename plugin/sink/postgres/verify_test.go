@@ -128,4 +128,3 @@ func TestVerifyUnopenable(t *testing.T) {
 	}
 	checkProblems(t, r, table.Unopenable, `database "nosuch`)
 }
-

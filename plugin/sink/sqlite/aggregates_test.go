@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
@@ -227,9 +228,9 @@ func TestWriteRefusesOtherKind(t *testing.T) {
 			t.Errorf("another sink: expected %q, got %v", tc.want, err)
 		}
 		write(t, s, batch("4", rec("2025-03-02T10:00:00Z", "3.0", tc.first)))
-		checkRows(t, "daily rows", query(t, s.db, `SELECT day, version, instance FROM daily ORDER BY day`),
+		checkRows(t, "daily rows", sqltest.Query(t, s.db, `SELECT day, version, instance FROM daily ORDER BY day`),
 			[][]any{{"2025-03-01", "2.0", tc.first}, {"2025-03-02", "3.0", tc.first}})
-		checkRows(t, "batches", query(t, s.db, `SELECT id FROM batches ORDER BY id`), [][]any{{"1"}, {"4"}})
+		checkRows(t, "batches", sqltest.Query(t, s.db, `SELECT id FROM batches ORDER BY id`), [][]any{{"1"}, {"4"}})
 	}
 	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
 	err := s.Write(t.Context(), batch("1", rec("2025-03-01T10:00:00Z", "2.0", instA), rec("2025-03-01T10:00:00Z", "2.0", digest)))

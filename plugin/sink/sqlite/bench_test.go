@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
@@ -158,11 +159,11 @@ func reportSize(b *testing.B, db *sql.DB) {
 	if _, err := db.Exec(`VACUUM`); err != nil {
 		b.Fatal(err)
 	}
-	instanceDays := query(b, db, `SELECT count(*) FROM (SELECT DISTINCT instance, day FROM sightings)`)[0][0].(int64)
-	size := query(b, db, `SELECT page_count * page_size FROM pragma_page_count, pragma_page_size`)[0][0].(int64)
+	instanceDays := sqltest.Query(b, db, `SELECT count(*) FROM (SELECT DISTINCT instance, day FROM sightings)`)[0][0].(int64)
+	size := sqltest.Query(b, db, `SELECT page_count * page_size FROM pragma_page_count, pragma_page_size`)[0][0].(int64)
 	b.ReportMetric(float64(size)/float64(instanceDays), "bytes/instance-day")
 	var tables []string
-	for _, r := range query(b, db, `SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC`) {
+	for _, r := range sqltest.Query(b, db, `SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC`) {
 		tables = append(tables, fmt.Sprintf("%s %.1f", r[0], float64(r[1].(int64))/float64(instanceDays)))
 	}
 	b.Logf("%d instance-days, %d bytes; bytes per instance-day by table: %s", instanceDays, size, strings.Join(tables, ", "))
@@ -200,7 +201,7 @@ func BenchmarkMigrate(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
-		instanceDays := query(b, db, `SELECT count(*) FROM (SELECT DISTINCT instance, day FROM daily)`)[0][0].(int64)
+		instanceDays := sqltest.Query(b, db, `SELECT count(*) FROM (SELECT DISTINCT instance, day FROM daily)`)[0][0].(int64)
 		if err := db.Close(); err != nil {
 			b.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
@@ -79,7 +80,7 @@ func checkVersion1(t *testing.T, path string, rows map[string][]viewRow) {
 	}
 	defer db.Close()
 	checkRows(t, "schema version", schemaVersion(t, db), [][]any{{int64(1)}})
-	checkRows(t, "tables", query(t, db, `SELECT name FROM sqlite_master WHERE name = 'sightings'`), nil)
+	checkRows(t, "tables", sqltest.Query(t, db, `SELECT name FROM sqlite_master WHERE name = 'sightings'`), nil)
 	if got := viewRows(t, db); !reflect.DeepEqual(got, rows) {
 		t.Errorf("daily rows: expected\n%v\ngot\n%v", rows, got)
 	}
@@ -94,8 +95,8 @@ func checkMigrated(t *testing.T, s *store, rows map[string][]viewRow) {
 		t.Errorf("daily rows: expected\n%v\ngot\n%v", rows, got)
 	}
 	checkRows(t, "events", eventRows(t, s), [][]any{{int64(100), "2024.06", instA}})
-	checkRows(t, "batches", query(t, s.db, `SELECT id, at FROM batches`), [][]any{{"old", int64(100)}})
-	checkRows(t, "objects named daily", query(t, s.db, `SELECT type FROM sqlite_master WHERE tbl_name = 'daily'`), [][]any{{"view"}})
+	checkRows(t, "batches", sqltest.Query(t, s.db, `SELECT id, at FROM batches`), [][]any{{"old", int64(100)}})
+	checkRows(t, "objects named daily", sqltest.Query(t, s.db, `SELECT type FROM sqlite_master WHERE tbl_name = 'daily'`), [][]any{{"view"}})
 	checkAggregates(t, s.db)
 	checkRebuild(t, s.db)
 }
@@ -114,7 +115,7 @@ func TestOpenMigratesVersion1(t *testing.T) {
 			createVersion1(t, path, rows)
 			s := open(t, path, "events")
 			checkMigrated(t, s, rows)
-			checkRows(t, "settings", query(t, s.db, `SELECT name, value FROM settings`), [][]any{{settingIDs, tc.kind}})
+			checkRows(t, "settings", sqltest.Query(t, s.db, `SELECT name, value FROM settings`), [][]any{{settingIDs, tc.kind}})
 
 			// The migrated database knows its instances.
 			var c newCounts

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
@@ -69,7 +70,7 @@ func TestPruneBacklog(t *testing.T) {
 	for left := true; left; {
 		if limit := old/table.PruneChunk + 1; writes == limit {
 			t.Fatalf("expected no expired events after %d writes, got %d", limit,
-				query(t, s.db, `SELECT count(*) FROM events WHERE time < ?`, cutoff)[0][0])
+				sqltest.Query(t, s.db, `SELECT count(*) FROM events WHERE time < ?`, cutoff)[0][0])
 		}
 		records := make([]sink.Record, live)
 		for i := range records {
@@ -84,7 +85,7 @@ func TestPruneBacklog(t *testing.T) {
 			t.Fatalf("write %d: expected no error, got %v after %s", writes, err, took[writes])
 		}
 		writes++
-		oldest := query(t, s.db, `SELECT min(time) FROM events`)[0][0].(int64)
+		oldest := sqltest.Query(t, s.db, `SELECT min(time) FROM events`)[0][0].(int64)
 		if most := writes * table.PruneChunk; most < old && oldest > eventTime(most, old, from, to) {
 			t.Fatalf("write %d: expected at most %d events deleted, the oldest left at %d, got the oldest at %d",
 				writes, most, eventTime(most, old, from, to), oldest)

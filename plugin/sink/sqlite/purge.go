@@ -104,27 +104,14 @@ func (s *store) PurgeChunk(ctx context.Context, f history.Filter, ids []int64, d
 	if err != nil {
 		return 0, fmt.Errorf("sightings: %w", err)
 	}
-	type result struct {
-		id      int64
-		removed []history.Row
-		gone    bool
-	}
-	var results []result
-	delta, out := history.NewDelta(), newPurgeRows()
-	for _, id := range ids {
-		kept, lost := f.Split(rows[id])
-		if len(lost) == 0 {
-			continue
-		}
-		results = append(results, result{id, lost, len(kept) == 0})
-		if dry {
-			continue
-		}
-		if err := out.add(id, delta.Remove(kept, lost), lost, &s.versions); err != nil {
-			return 0, err
-		}
-	}
+	losses := f.Losses(ids, rows)
 	if !dry {
+		delta, out := history.NewDelta(), newPurgeRows()
+		for _, l := range losses {
+			if err := out.add(l.ID, delta.Remove(l.Kept, l.Removed), l.Removed, &s.versions); err != nil {
+				return 0, err
+			}
+		}
 		if err := s.writePurge(ctx, tx, st, out, delta); err != nil {
 			return 0, err
 		}
@@ -133,8 +120,8 @@ func (s *store) PurgeChunk(ctx context.Context, f history.Filter, ids []int64, d
 		return 0, err
 	}
 	held := time.Since(start)
-	for _, r := range results {
-		removed(r.id, r.removed, r.gone)
+	for _, l := range losses {
+		removed(l.ID, l.Removed, l.Gone())
 	}
 	if dry {
 		return 0, nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
@@ -232,7 +233,7 @@ func TestPurgeChunkWaitsForWriter(t *testing.T) {
 	if got := <-done; got != (purged{rows: 1, hits: 1, instances: 1, gone: 1}) {
 		t.Errorf("expected A's one row removed, got %+v", got)
 	}
-	checkRows(t, "daily rows", query(t, s.db, `SELECT day, version, instance FROM daily ORDER BY day`),
+	checkRows(t, "daily rows", sqltest.Query(t, s.db, `SELECT day, version, instance FROM daily ORDER BY day`),
 		[][]any{{"2025-03-02", "2.0", instB}})
 	checkAggregates(t, s.db)
 	checkRebuild(t, s.db)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/sink"
 )
 
@@ -26,7 +27,7 @@ func TestReaderReadsButCannotWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if got := query(t, db, `SELECT version, instance FROM daily`); len(got) != 1 || got[0][0] != "19" {
+	if got := sqltest.Query(t, db, `SELECT version, instance FROM daily`); len(got) != 1 || got[0][0] != "19" {
 		t.Errorf("expected the reader to see the row written, got %v", got)
 	}
 	_, err = db.Exec(`DELETE FROM sightings`)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/history"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
@@ -27,7 +28,7 @@ type viewRow struct {
 func viewRows(t testing.TB, db *sql.DB) map[string][]viewRow {
 	t.Helper()
 	out := map[string][]viewRow{}
-	for _, r := range query(t, db, `SELECT day, version, instance, hits, first_seen, last_seen FROM daily ORDER BY instance, day, version`) {
+	for _, r := range sqltest.Query(t, db, `SELECT day, version, instance, hits, first_seen, last_seen FROM daily ORDER BY instance, day, version`) {
 		day, err := history.ParseDay(r[0].(string))
 		if err != nil {
 			t.Fatal(err)
@@ -157,14 +158,14 @@ func storedAggregates(t testing.TB, db *sql.DB, lastDay int32) aggregates {
 	t.Helper()
 	got := newAggregates()
 	var kind string
-	if rows := query(t, db, `SELECT value FROM settings WHERE name = ?`, settingIDs); len(rows) == 1 {
+	if rows := sqltest.Query(t, db, `SELECT value FROM settings WHERE name = ?`, settingIDs); len(rows) == 1 {
 		kind = rows[0][0].(string)
 	}
 	instance := func(key any) string { return table.Key(key.([]byte)).Format(kind) }
-	for _, r := range query(t, db, `SELECT key, first_day, last_day, days, v.name FROM instances JOIN versions AS v ON v.id = last_version`) {
+	for _, r := range sqltest.Query(t, db, `SELECT key, first_day, last_day, days, v.name FROM instances JOIN versions AS v ON v.id = last_version`) {
 		got.states[instance(r[0])] = history.State{FirstDay: int32(r[1].(int64)), LastDay: int32(r[2].(int64)), Days: r[3].(int64), LastVersion: r[4].(string)}
 	}
-	for _, r := range query(t, db, `SELECT key, v.name, iv.first_day FROM instance_versions AS iv JOIN instances AS i ON i.id = instance
+	for _, r := range sqltest.Query(t, db, `SELECT key, v.name, iv.first_day FROM instance_versions AS iv JOIN instances AS i ON i.id = instance
 		JOIN versions AS v ON v.id = version`) {
 		inst := instance(r[0])
 		if got.versionFirst[inst] == nil {
@@ -172,7 +173,7 @@ func storedAggregates(t testing.TB, db *sql.DB, lastDay int32) aggregates {
 		}
 		got.versionFirst[inst][r[1].(string)] = int32(r[2].(int64))
 	}
-	for _, r := range query(t, db, `SELECT key, day, f.name, t.name FROM changes JOIN instances AS i ON i.id = instance
+	for _, r := range sqltest.Query(t, db, `SELECT key, day, f.name, t.name FROM changes JOIN instances AS i ON i.id = instance
 		JOIN versions AS f ON f.id = from_version JOIN versions AS t ON t.id = to_version`) {
 		inst := instance(r[0])
 		got.changes[inst] = append(got.changes[inst], history.Change{Day: int32(r[1].(int64)), From: r[2].(string), To: r[3].(string)})
@@ -180,31 +181,31 @@ func storedAggregates(t testing.TB, db *sql.DB, lastDay int32) aggregates {
 	for _, c := range got.changes {
 		sortChanges(c)
 	}
-	for _, r := range query(t, db, `SELECT key, day, f.name, t.name, previous_day FROM changes JOIN instances AS i ON i.id = instance
+	for _, r := range sqltest.Query(t, db, `SELECT key, day, f.name, t.name, previous_day FROM changes JOIN instances AS i ON i.id = instance
 		JOIN versions AS f ON f.id = from_version JOIN versions AS t ON t.id = to_version WHERE previous_day IS NOT NULL`) {
 		ch := history.Change{Day: int32(r[1].(int64)), From: r[2].(string), To: r[3].(string)}
 		addRepeat(got.repeats, instance(r[0]), ch, int32(r[4].(int64)))
 	}
-	for _, r := range query(t, db, `SELECT f.name, t.name, instances FROM change_instances
+	for _, r := range sqltest.Query(t, db, `SELECT f.name, t.name, instances FROM change_instances
 		JOIN versions AS f ON f.id = from_version JOIN versions AS t ON t.id = to_version WHERE instances != 0`) {
 		got.everMade[[2]string{r[0].(string), r[1].(string)}] = r[2].(int64)
 	}
-	for _, r := range query(t, db, `SELECT day, f.name, t.name, instances FROM day_changes
+	for _, r := range sqltest.Query(t, db, `SELECT day, f.name, t.name, instances FROM day_changes
 		JOIN versions AS f ON f.id = from_version JOIN versions AS t ON t.id = to_version WHERE instances != 0`) {
 		got.dayChanges[history.Change{Day: int32(r[0].(int64)), From: r[1].(string), To: r[2].(string)}] = r[3].(int64)
 	}
-	for _, r := range query(t, db, `SELECT day, v.name, instances FROM day_versions JOIN versions AS v ON v.id = version WHERE instances != 0`) {
+	for _, r := range sqltest.Query(t, db, `SELECT day, v.name, instances FROM day_versions JOIN versions AS v ON v.id = version WHERE instances != 0`) {
 		got.dayVersions[history.DayVersion{Day: int32(r[0].(int64)), Version: r[1].(string)}] = r[2].(int64)
 	}
-	for _, r := range query(t, db, `SELECT day, v.name, instances FROM day_adoption JOIN versions AS v ON v.id = version WHERE instances != 0`) {
+	for _, r := range sqltest.Query(t, db, `SELECT day, v.name, instances FROM day_adoption JOIN versions AS v ON v.id = version WHERE instances != 0`) {
 		got.adoption[history.DayVersion{Day: int32(r[0].(int64)), Version: r[1].(string)}] = r[2].(int64)
 	}
-	for _, r := range query(t, db, `SELECT day, instances, new_instances FROM day_counts WHERE instances != 0 OR new_instances != 0`) {
+	for _, r := range sqltest.Query(t, db, `SELECT day, instances, new_instances FROM day_counts WHERE instances != 0 OR new_instances != 0`) {
 		got.days[int32(r[0].(int64))] = history.DayCount{Seen: r[1].(int64), New: r[2].(int64)}
 	}
 	deltas := map[int32]map[int32]map[string]int64{} // window, day, version
 	firstDay := int32(math.MaxInt32)
-	for _, r := range query(t, db, `SELECT window_days, day, v.name, delta FROM trend_deltas JOIN versions AS v ON v.id = version`) {
+	for _, r := range sqltest.Query(t, db, `SELECT window_days, day, v.name, delta FROM trend_deltas JOIN versions AS v ON v.id = version`) {
 		day := int32(r[1].(int64))
 		addTrend(deltas, int32(r[0].(int64)), day, r[2].(string), r[3].(int64))
 		firstDay = min(firstDay, day)
@@ -274,7 +275,7 @@ func tableContents(t testing.TB, db *sql.DB) map[string]string {
 		"change_instances":  `SELECT * FROM change_instances WHERE instances != 0 ORDER BY from_version, to_version`,
 		"trend_deltas":      `SELECT * FROM trend_deltas WHERE delta != 0 ORDER BY window_days, day, version`,
 	} {
-		out[name] = fmt.Sprint(query(t, db, q))
+		out[name] = fmt.Sprint(sqltest.Query(t, db, q))
 	}
 	return out
 }

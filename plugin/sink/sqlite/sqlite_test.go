@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
@@ -87,39 +88,9 @@ func open(t testing.TB, path string, args ...string) *store {
 	return s.(*store)
 }
 
-// query returns the rows of a query of integer and text columns, each as a slice of values.
-func query(t testing.TB, db *sql.DB, q string, args ...any) [][]any {
-	t.Helper()
-	rows, err := db.Query(q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all [][]any
-	for rows.Next() {
-		row := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range row {
-			ptrs[i] = &row[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, row)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return all
-}
-
 func schemaVersion(t testing.TB, db *sql.DB) [][]any {
 	t.Helper()
-	return query(t, db, `SELECT version FROM mailustats_schema`)
+	return sqltest.Query(t, db, `SELECT version FROM mailustats_schema`)
 }
 
 func TestOpenCreatesDirectory(t *testing.T) {
@@ -185,7 +156,7 @@ func TestOpenPragmas(t *testing.T) {
 		{"temp_store", int64(2)}, // MEMORY
 	}
 	for _, tc := range tests {
-		got := query(t, s.db, "PRAGMA "+tc.pragma)
+		got := sqltest.Query(t, s.db, "PRAGMA "+tc.pragma)
 		if want := [][]any{{tc.want}}; !reflect.DeepEqual(got, want) {
 			t.Errorf("PRAGMA %s: expected %v, got %v", tc.pragma, want, got)
 		}
@@ -205,7 +176,7 @@ func TestOpenTwiceMigratesOnce(t *testing.T) {
 	if got, want := schemaVersion(t, second.db), [][]any{{int64(len(migrations))}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("expected schema rows %v, got %v", want, got)
 	}
-	if got, want := query(t, second.db, `SELECT count(*) FROM daily`), [][]any{{int64(1)}}; !reflect.DeepEqual(got, want) {
+	if got, want := sqltest.Query(t, second.db, `SELECT count(*) FROM daily`), [][]any{{int64(1)}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("expected daily count %v after reopening, got %v", want, got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
 
@@ -66,16 +67,7 @@ func verify(t *testing.T, path string, repair bool) table.Report {
 // execAll runs statements on the database at path.
 func execAll(t *testing.T, path string, statements ...string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", dsn(path, "mode=rw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range statements {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	sqltest.Exec(t, "sqlite", dsn(path, "mode=rw"), statements...)
 }
 
 // checkSound fails t unless r found no problem and passed every check.

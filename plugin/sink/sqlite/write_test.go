@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailustats/mailustats/internal/testutil/sqltest"
 	"github.com/mailustats/mailustats/plugin/sink"
 	"github.com/mailustats/mailustats/plugin/sink/table"
 )
@@ -42,17 +43,17 @@ func unix(at string) int64 { return rec(at, "", "").Time.Unix() }
 
 func dailyRows(t testing.TB, s *store) [][]any {
 	t.Helper()
-	return query(t, s.db, `SELECT day, version, instance, hits, first_seen, last_seen FROM daily ORDER BY day, version, instance`)
+	return sqltest.Query(t, s.db, `SELECT day, version, instance, hits, first_seen, last_seen FROM daily ORDER BY day, version, instance`)
 }
 
 func eventRows(t testing.TB, s *store) [][]any {
 	t.Helper()
-	return query(t, s.db, `SELECT time, version, instance FROM events ORDER BY rowid`)
+	return sqltest.Query(t, s.db, `SELECT time, version, instance FROM events ORDER BY rowid`)
 }
 
 func count(t testing.TB, s *store, table string) int64 {
 	t.Helper()
-	return query(t, s.db, `SELECT count(*) FROM `+table)[0][0].(int64)
+	return sqltest.Query(t, s.db, `SELECT count(*) FROM `+table)[0][0].(int64)
 }
 
 func write(t testing.TB, s *store, b sink.Batch) {
@@ -109,11 +110,11 @@ func TestWriteRetryCountsOnce(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "stats.db"), "events")
 	write(t, s, first)
 	write(t, s, first)
-	checkRows(t, "daily hits", query(t, s.db, `SELECT sum(hits) FROM daily`), [][]any{{int64(6)}})
+	checkRows(t, "daily hits", sqltest.Query(t, s.db, `SELECT sum(hits) FROM daily`), [][]any{{int64(6)}})
 	if got := count(t, s, "events"); got != 6 {
 		t.Errorf("expected 6 events, got %d", got)
 	}
-	checkRows(t, "batches", query(t, s.db, `SELECT id FROM batches`), [][]any{{"first"}})
+	checkRows(t, "batches", sqltest.Query(t, s.db, `SELECT id FROM batches`), [][]any{{"first"}})
 }
 
 func TestWriteWithoutIDAlwaysCounts(t *testing.T) {
@@ -121,7 +122,7 @@ func TestWriteWithoutIDAlwaysCounts(t *testing.T) {
 	b := batch("", rec("2025-03-01T10:00:00Z", "2024.06", instA))
 	write(t, s, b)
 	write(t, s, b)
-	checkRows(t, "daily hits", query(t, s.db, `SELECT sum(hits) FROM daily`), [][]any{{int64(2)}})
+	checkRows(t, "daily hits", sqltest.Query(t, s.db, `SELECT sum(hits) FROM daily`), [][]any{{int64(2)}})
 	if got := count(t, s, "batches"); got != 0 {
 		t.Errorf("expected no batch IDs, got %d", got)
 	}
@@ -149,7 +150,7 @@ func TestWriteLargeBatch(t *testing.T) {
 		records[i] = rec("2025-03-01T10:00:00Z", "2024.06", numbered(i))
 	}
 	write(t, s, batch("large", records...))
-	checkRows(t, "daily totals", query(t, s.db, `SELECT count(*), sum(hits), min(instance), max(instance) FROM daily`),
+	checkRows(t, "daily totals", sqltest.Query(t, s.db, `SELECT count(*), sum(hits), min(instance), max(instance) FROM daily`),
 		[][]any{{int64(n), int64(n), numbered(0), numbered(n - 1)}})
 	if got := count(t, s, "events"); got != int64(n) {
 		t.Errorf("expected %d events, got %d", n, got)
@@ -183,7 +184,7 @@ func TestWriteUnhurried(t *testing.T) {
 	if want := []int{n}; !reflect.DeepEqual(counted, want) {
 		t.Errorf("expected new instances %v, got %v", want, counted)
 	}
-	checkRows(t, "daily totals", query(t, s.db, `SELECT count(*), sum(hits) FROM daily`), [][]any{{int64(n), int64(2 * n)}})
+	checkRows(t, "daily totals", sqltest.Query(t, s.db, `SELECT count(*), sum(hits) FROM daily`), [][]any{{int64(n), int64(2 * n)}})
 	if got := count(t, s, "events"); got != int64(2*n) {
 		t.Errorf("expected %d events, got %d", 2*n, got)
 	}
@@ -211,11 +212,11 @@ func TestWritePrunes(t *testing.T) {
 		{t0.Add(-time.Hour).Unix(), "2024.06", instA},
 		{now.Unix(), "2024.06", instA},
 	})
-	checkRows(t, "batches", query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{"b1"}, {imported}, {"b3"}})
+	checkRows(t, "batches", sqltest.Query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{"b1"}, {imported}, {"b3"}})
 
 	now = now.Add(5 * time.Hour) // b1 and the import's batch are now more than 24 hours old
 	write(t, s, batch("b4", event(0)))
-	checkRows(t, "batches after pruning", query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{imported}, {"b3"}, {"b4"}})
+	checkRows(t, "batches after pruning", sqltest.Query(t, s.db, `SELECT id FROM batches ORDER BY at`), [][]any{{imported}, {"b3"}, {"b4"}})
 	checkRows(t, "events after pruning again", eventRows(t, s), [][]any{
 		{t0.Add(-time.Hour).Unix(), "2024.06", instA},
 		{now.Add(-5 * time.Hour).Unix(), "2024.06", instA},
@@ -251,7 +252,7 @@ func TestWriteConcurrently(t *testing.T) {
 			t.Errorf("sink %d: %v", i, err)
 		}
 	}
-	checkRows(t, "daily totals", query(t, sinks[0].db, `SELECT count(*), sum(hits) FROM daily`),
+	checkRows(t, "daily totals", sqltest.Query(t, sinks[0].db, `SELECT count(*), sum(hits) FROM daily`),
 		[][]any{{int64(size), int64(len(sinks) * batches * size)}})
 	if got := count(t, sinks[1], "events"); got != int64(len(sinks)*batches*size) {
 		t.Errorf("expected %d events, got %d", len(sinks)*batches*size, got)
@@ -292,7 +293,7 @@ func TestWriteSearchesKeys(t *testing.T) {
 func queryPlan(t *testing.T, s *store, q string, args ...any) []string {
 	t.Helper()
 	var plan []string
-	for _, r := range query(t, s.db, "EXPLAIN QUERY PLAN "+q, args...) {
+	for _, r := range sqltest.Query(t, s.db, "EXPLAIN QUERY PLAN "+q, args...) {
 		plan = append(plan, r[3].(string))
 	}
 	return plan
@@ -346,7 +347,7 @@ func TestWriteCountsNewInstances(t *testing.T) {
 	}
 	write(t, s, batch("6", rec("2025-03-02T10:00:00Z", "2024.06", instE)))
 	c.check(t, "a batch already stored")
-	checkRows(t, "daily rows of e", query(t, s.db, `SELECT count(*) FROM daily WHERE instance = ?`, instE), [][]any{{int64(0)}})
+	checkRows(t, "daily rows of e", sqltest.Query(t, s.db, `SELECT count(*) FROM daily WHERE instance = ?`, instE), [][]any{{int64(0)}})
 
 	write(t, s, batch("", rec("2025-03-02T10:00:00Z", "2024.06", instE)))
 	c.check(t, "a batch without an ID", 1)
@@ -381,7 +382,7 @@ func TestWriteWithoutNewInstanceCounter(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "stats.db"))
 	s.OnNewInstances(nil)
 	write(t, s, first)
-	checkRows(t, "daily count", query(t, s.db, `SELECT count(*) FROM daily`), [][]any{{int64(4)}})
+	checkRows(t, "daily count", sqltest.Query(t, s.db, `SELECT count(*) FROM daily`), [][]any{{int64(4)}})
 }
 
 // The sink that the root package tells of new instances.
