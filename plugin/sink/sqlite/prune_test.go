@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -22,14 +23,10 @@ const (
 	longestWrite = busyTimeout
 )
 
-// backlogEvents is how many expired events TestPruneBacklog starts with: years of events kept
-// before a retention was set.
-func backlogEvents() int {
-	if testing.Short() {
-		return 200_000
-	}
-	return 2_000_000
-}
+// backlog is how many expired events TestPruneBacklog starts with: years of events kept before
+// a retention was set, 20 chunks by default; the README's figures come from
+// -args -backlog 2000000.
+var backlog = flag.Int("backlog", 200_000, "the expired events of TestPruneBacklog")
 
 // eventTime is the time of event i of n that spreadEvents spreads from from to to.
 func eventTime(i, n int, from, to time.Time) int64 {
@@ -57,7 +54,7 @@ func TestPruneBacklog(t *testing.T) {
 		recent    = 10_000 // events within the retention, inserted directly
 		live      = 100    // records in each live batch
 	)
-	old := backlogEvents()
+	old := *backlog
 	s := open(t, filepath.Join(t.TempDir(), "stats.db"), "events", "retention", "90d")
 	now := time.Now()
 	cutoff := now.Add(-retention).Unix()
