@@ -398,8 +398,5 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, cache string,
 	hdr.Set("Content-Type", jsonType)
 	hdr.Set("Cache-Control", cache)
 	hdr.Set("Content-Security-Policy", apiPolicy)
-	if status != http.StatusOK {
-		hdr.Del("Content-Disposition")
-	}
 	writeBody(w, r, status, b)
 }
