@@ -93,7 +93,8 @@ func up(from, to string, n int64) report.Upgrade {
 }
 
 // handlerStore writes records into a new SQLite database through the sqlite sink, so the
-// schema is the sink's, and returns a Store reading it, closed when tb ends.
+// schema is the sink's, and returns a Store reading it as the server does, through the sink's
+// read-only connections, closed when tb ends.
 func handlerStore(tb testing.TB, records []sink.Record) *report.Store {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "stats.db")
@@ -111,7 +112,7 @@ func handlerStore(tb testing.TB, records []sink.Record) *report.Store {
 	if err := s.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", path)
+	db, err := o.(interface{ OpenReader() (*sql.DB, error) }).OpenReader()
 	if err != nil {
 		tb.Fatal(err)
 	}
